@@ -1,0 +1,130 @@
+"""The model contract: a ``.tflite`` embedding model plus its JSON sidecar.
+
+The sidecar is the single source of every number the kiosk needs to use a
+model (input size, colour order, normalisation, embedding size, distance,
+threshold). The trainer writes it; :func:`load_contract` validates it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT = "kiosk-face-embedding/1"
+DISTANCES = ("cosine",)
+COLOR_ORDERS = ("RGB", "BGR")
+
+
+class ContractError(ValueError):
+    """A model or sidecar is missing or inconsistent; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    model_path: Path
+    sidecar_path: Path
+    version: str
+    input_size: int
+    color_order: str
+    mean: float
+    std: float
+    embedding_size: int
+    distance: str
+    threshold: float
+    quantization: str = "float32"
+    metrics: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return sidecar_dict(
+            version=self.version, model_file=self.model_path.name, input_size=self.input_size,
+            color_order=self.color_order, mean=self.mean, std=self.std, embedding_size=self.embedding_size,
+            distance=self.distance, threshold=self.threshold, quantization=self.quantization, metrics=self.metrics,
+        )
+
+
+def sidecar_path_for(model_path: Path) -> Path:
+    return model_path.with_suffix(".json")
+
+
+def sidecar_dict(*, version, model_file, input_size, color_order, mean, std, embedding_size, distance, threshold, quantization, metrics) -> dict:
+    return {
+        "format": FORMAT,
+        "version": version,
+        "model_file": model_file,
+        "input_size": [input_size, input_size],
+        "color_order": color_order,
+        "normalization": {"mean": mean, "std": std},
+        "alignment": "arcface112-4pt",
+        "embedding_size": embedding_size,
+        "distance": distance,
+        "threshold": threshold,
+        "quantization": quantization,
+        "metrics": metrics,
+    }
+
+
+def _require(data: dict, key: str, kind, where: Path):
+    if key not in data:
+        raise ContractError(f"{where}: missing key '{key}'")
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ContractError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+def load_contract(model_path: str | Path) -> ModelContract:
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ContractError(f"{model_path}: model file not found")
+    head = model_path.read_bytes()[:8]
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise ContractError(f"{model_path}: not a TFLite flatbuffer (corrupt or wrong file)")
+    sidecar = sidecar_path_for(model_path)
+    if not sidecar.is_file():
+        raise ContractError(f"{sidecar}: sidecar missing; every model needs its JSON sidecar beside it")
+    try:
+        data = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{sidecar}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ContractError(f"{sidecar}: expected a JSON object")
+    if data.get("format") != FORMAT:
+        raise ContractError(f"{sidecar}: 'format' must be {FORMAT!r}, got {data.get('format')!r}")
+    size = _require(data, "input_size", list, sidecar)
+    if len(size) != 2 or size[0] != size[1] or not all(isinstance(v, int) and v > 0 for v in size):
+        raise ContractError(f"{sidecar}: 'input_size' must be [n, n] with n > 0, got {size!r}")
+    norm = _require(data, "normalization", dict, sidecar)
+    mean = _require(norm, "mean", (int, float), sidecar)
+    std = _require(norm, "std", (int, float), sidecar)
+    if std <= 0:
+        raise ContractError(f"{sidecar}: 'normalization.std' must be positive, got {std}")
+    color = _require(data, "color_order", str, sidecar)
+    if color not in COLOR_ORDERS:
+        raise ContractError(f"{sidecar}: 'color_order' must be one of {COLOR_ORDERS}, got {color!r}")
+    distance = _require(data, "distance", str, sidecar)
+    if distance not in DISTANCES:
+        raise ContractError(f"{sidecar}: 'distance' must be one of {DISTANCES}, got {distance!r}")
+    threshold = float(_require(data, "threshold", (int, float), sidecar))
+    if not 0 < threshold < 2:
+        raise ContractError(f"{sidecar}: 'threshold' must lie between 0 and 2 for cosine distance, got {threshold}")
+    embedding_size = _require(data, "embedding_size", int, sidecar)
+    if embedding_size <= 0:
+        raise ContractError(f"{sidecar}: 'embedding_size' must be positive, got {embedding_size}")
+    model_file = data.get("model_file")
+    if model_file is not None and model_file != model_path.name:
+        raise ContractError(f"{sidecar}: describes '{model_file}', not '{model_path.name}'")
+    return ModelContract(
+        model_path=model_path,
+        sidecar_path=sidecar,
+        version=str(_require(data, "version", str, sidecar)),
+        input_size=size[0],
+        color_order=color,
+        mean=float(mean),
+        std=float(std),
+        embedding_size=embedding_size,
+        distance=distance,
+        threshold=threshold,
+        quantization=str(data.get("quantization", "float32")),
+        metrics=dict(data.get("metrics") or {}),
+    )

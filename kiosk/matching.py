@@ -1,0 +1,64 @@
+"""Gallery matching: pure numpy over L2-normalised embeddings.
+
+The one distance measure, end to end (training losses, calibration, kiosk):
+cosine distance ``1 - a.b`` of unit vectors, 0 = identical, 2 = opposite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=axis, keepdims=True), 1e-12)
+
+
+def cosine_distance(gallery: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Distances from one query (D,) to every gallery row (N, D); both unit length."""
+    return 1.0 - gallery @ query
+
+
+@dataclass(frozen=True)
+class Match:
+    index: int  # row in the gallery
+    distance: float
+    second_distance: float  # to the next-best row; inf with a one-person gallery
+
+    @property
+    def margin(self) -> float:
+        return self.second_distance - self.distance
+
+    def accepted(self, threshold: float, min_margin: float = 0.0) -> bool:
+        """Close enough to its best match and clearly closer to it than to anyone else."""
+        return self.distance <= threshold and self.margin >= min_margin
+
+
+def best_match(gallery: np.ndarray, query: np.ndarray) -> Match | None:
+    """Nearest gallery row and its margin to the runner-up; None for an empty gallery."""
+    n = len(gallery)
+    if n == 0:
+        return None
+    d = cosine_distance(gallery, query)
+    if n == 1:
+        return Match(0, float(d[0]), float("inf"))
+    two = np.argpartition(d, 1)[:2]
+    first, second = (two[0], two[1]) if d[two[0]] <= d[two[1]] else (two[1], two[0])
+    return Match(int(first), float(d[first]), float(d[second]))
+
+
+def best_matches(gallery: np.ndarray, queries: np.ndarray) -> list[Match | None]:
+    """:func:`best_match` for a batch of queries (Q, D) with one matrix product."""
+    if len(gallery) == 0:
+        return [None] * len(queries)
+    d = 1.0 - queries @ gallery.T
+    if len(gallery) == 1:
+        return [Match(0, float(row[0]), float("inf")) for row in d]
+    two = np.argpartition(d, 1, axis=1)[:, :2]
+    rows = np.arange(len(d))[:, None]
+    pair = d[rows, two]
+    order = np.argsort(pair, axis=1)
+    two, pair = np.take_along_axis(two, order, 1), np.take_along_axis(pair, order, 1)
+    return [Match(int(i[0]), float(p[0]), float(p[1])) for i, p in zip(two, pair)]

@@ -1,0 +1,1 @@
+"""Workstation trainer for the kiosk's face-embedding network."""
