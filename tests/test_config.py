@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import BUNDLED_MODEL, Config, ConfigError, load_config
+
+
+def test_defaults_work_without_a_file():
+    config = load_config(None)
+    assert config == Config()
+    assert config.model.path == BUNDLED_MODEL and config.camera.source == "auto"
+
+
+def test_a_file_overrides_only_what_it_names(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[camera]\nsource = "usb"\ndevice = 1\n[model]\nthreshold = 0.5\npath = "/opt/m.tflite"\n')
+    config = load_config(path)
+    assert (config.camera.source, config.camera.device, config.camera.fps) == ("usb", 1, 15.0)
+    assert config.model.threshold == 0.5 and config.model.path == Path("/opt/m.tflite")
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[camra]\nsource = 'usb'\n", "unknown section [camra]"),
+    ("[camera]\nsorce = 'usb'\n", "camera.sorce: unknown key"),
+    ("[camera]\nsource = 'webcam'\n", "camera.source: must be one of"),
+    ("[camera]\nfps = 'fast'\n", "camera.fps: expected a number"),
+    ("[camera]\ndevice = 1.5\n", "camera.device: expected a whole number"),
+    ("[model]\nedgetpu = 'yes'\n", "model.edgetpu: expected true or false"),
+    ("[web]\nport = 0\n", "web.port: must be positive"),
+    ("[model]\nthreshold = 2.5\n", "model.threshold must lie between 0 and 2"),
+    ("[recognition]\nframes_needed = 6\nframes_window = 5\n", "frames_needed (6) exceeds frames_window (5)"),
+    ("camera = 3\n", "[camera] must be a table"),
+    ("[camera\n", "not valid TOML"),
+])
+def test_bad_configs_name_the_file_and_the_key(tmp_path, text, needle):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and needle in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")

@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from kiosk.contract import ContractError, load_contract, sidecar_dict
+from kiosk.detection import default_model_path
+
+
+def write_model(tmp_path, **overrides):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(default_model_path().read_bytes())
+    data = sidecar_dict(version="t1", model_file="m.tflite", input_size=64, color_order="RGB", mean=127.5, std=128.0,
+                        embedding_size=128, distance="cosine", threshold=0.4, quantization="int8", metrics={"a": 1})
+    data.update(overrides)
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    return model
+
+
+def test_a_valid_sidecar_loads(tmp_path):
+    c = load_contract(write_model(tmp_path))
+    assert (c.input_size, c.embedding_size, c.distance, c.threshold, c.version) == (64, 128, "cosine", 0.4, "t1")
+    assert c.metrics == {"a": 1}
+
+
+@pytest.mark.parametrize("override,needle", [
+    ({"distance": "euclidean"}, "'distance'"),
+    ({"threshold": 3.0}, "'threshold'"),
+    ({"input_size": [64, 32]}, "'input_size'"),
+    ({"format": "other/1"}, "'format'"),
+    ({"normalization": {"mean": 0}}, "missing key 'std'"),
+    ({"embedding_size": "128"}, "'embedding_size'"),
+    ({"model_file": "other.tflite"}, "describes 'other.tflite'"),
+    ({"color_order": "YUV"}, "'color_order'"),
+])
+def test_inconsistent_sidecars_name_the_file_and_problem(tmp_path, override, needle):
+    model = write_model(tmp_path, **override)
+    with pytest.raises(ContractError) as err:
+        load_contract(model)
+    assert str(tmp_path / "m.json") in str(err.value) and needle in str(err.value)
+
+
+def test_missing_sidecar(tmp_path):
+    model = write_model(tmp_path)
+    (tmp_path / "m.json").unlink()
+    with pytest.raises(ContractError, match="sidecar missing"):
+        load_contract(model)
+
+
+def test_sidecar_that_is_not_json(tmp_path):
+    model = write_model(tmp_path)
+    (tmp_path / "m.json").write_text("{nope")
+    with pytest.raises(ContractError, match="not valid JSON"):
+        load_contract(model)
+
+
+def test_corrupt_and_missing_model_files(tmp_path):
+    model = write_model(tmp_path)
+    model.write_bytes(b"this is not a model at all")
+    with pytest.raises(ContractError, match="not a TFLite flatbuffer"):
+        load_contract(model)
+    with pytest.raises(ContractError, match="model file not found"):
+        load_contract(tmp_path / "absent.tflite")
+
+
+def test_embedder_rejects_a_sidecar_that_does_not_fit_the_model(tmp_path):
+    from kiosk.embedding import Embedder
+
+    # The detector model takes 128x128 input, not the 64 the sidecar claims.
+    with pytest.raises(ContractError, match="does not match the model's input"):
+        Embedder.load(write_model(tmp_path))

@@ -1,0 +1,153 @@
+"""The ``trainer`` command: prepare, fit, evaluate, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("trainer")
+
+
+def _detector(threads: int):
+    from kiosk.detection import FaceDetector, default_model_path
+    from kiosk.inference import TFLiteModel
+
+    return FaceDetector(TFLiteModel(default_model_path(), num_threads=threads))
+
+
+def cmd_prepare(args) -> int:
+    from trainer.prepare import prepare, write_prepare_outputs
+
+    cache, failed = prepare(Path(args.images), _detector(args.threads), args.size)
+    write_prepare_outputs(Path(args.out), cache, failed, {"images": str(args.images), "size": args.size})
+    print(f"{len(cache.paths)} faces cached in {args.out}; {len(failed)} images skipped")
+    return 0
+
+
+def cmd_fit(args) -> int:
+    from trainer.fit import FitConfig, run_fit
+
+    config = FitConfig(
+        cache=args.cache, out=args.out, train_people=args.train_people, teacher=args.teacher,
+        embedding_size=args.embedding_size, width=args.width, epochs=args.epochs, batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, loss=args.loss,
+        metric_weight=args.metric_weight, distill_weight=args.distill_weight, holdout_fraction=args.holdout_fraction,
+        seed=args.seed,
+    )
+    out = run_fit(config)
+    print(f"weights, history, loss curve and TensorBoard logs in {out}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from trainer.export import ExportConfig, run_export
+
+    written = run_export(ExportConfig(
+        run=args.run, out=args.out, weights=args.weights, quantizations=tuple(args.quantize), far=args.far,
+        version=args.version, edgetpu=args.edgetpu,
+    ))
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from trainer.evaluate import evaluate
+
+    model = Path(args.model)
+    if model.suffix == ".tflite":
+        from kiosk.embedding import Embedder
+
+        embedder = Embedder.load(model, num_threads=args.threads)
+        embed_one, size, threshold = embedder.embed, embedder.input_size, embedder.contract.metrics.get("accuracy_threshold")
+        title = f"{model.name} ({embedder.contract.version})"
+    else:
+        from trainer.data import normalise
+        from trainer.export import build_keras
+
+        keras_model, _ = build_keras(model.parent, model.name)
+        size, threshold, title = keras_model.input_shape[1], None, str(model)
+
+        def embed_one(crop):
+            return keras_model.predict_on_batch(normalise(crop[None]))[0]
+
+    report, d, same, used = evaluate(
+        Path(args.pairs), Path(args.images), embed_one, size, _detector(args.threads), threshold,
+        Path(args.calibration_pairs) if args.calibration_pairs else None,
+    )
+    report.data["model"] = str(model)
+    report.save(Path(args.out), d, same, used, title)
+    print(json.dumps({k: v for k, v in report.data.items() if k != "per_fold"}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainer", description="Train, evaluate and export the kiosk's face-embedding model.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="detect and align faces of a Person/image folder into a cache")
+    p.add_argument("--images", required=True, help="folder in LFW layout: Person/image.jpg")
+    p.add_argument("--out", default="cache/faces-64.npz", help="cache file to write (default: %(default)s)")
+    p.add_argument("--size", type=int, default=64, help="crop size = model input size (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("fit", help="train the embedding network (resumes from its backup folder)")
+    p.add_argument("--cache", required=True, help="face cache from 'trainer prepare'")
+    p.add_argument("--train-people", required=True, help="people file listing who may be trained on (e.g. peopleDevTrain.txt)")
+    p.add_argument("--out", default="runs/default", help="run folder (default: %(default)s)")
+    p.add_argument("--teacher", help="descriptors.npz of a teacher to distil from (e.g. ../shared/data/lfw-dlib/descriptors.npz)")
+    p.add_argument("--loss", default="triplet", choices=["triplet", "triplet-hard", "contrastive", "koch", "none"])
+    p.add_argument("--metric-weight", type=float, default=0.5)
+    p.add_argument("--distill-weight", type=float, default=1.0)
+    p.add_argument("--epochs", type=int, default=55)
+    p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the training faces")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--embedding-size", type=int, default=128)
+    p.add_argument("--width", type=int, default=32, help="stem channels of the backbone")
+    p.add_argument("--holdout-fraction", type=float, default=0.08, help="people kept out for validation and calibration")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("evaluate", help="verification accuracy, ROC and TAR@FAR on a pairs file")
+    p.add_argument("--model", required=True, help="an exported .tflite (with sidecar) or a run's .weights.h5")
+    p.add_argument("--pairs", required=True, help="pairs file in LFW pairs.txt format")
+    p.add_argument("--images", required=True, help="images folder the pairs refer to")
+    p.add_argument("--calibration-pairs", help="choose the accuracy threshold on these pairs (single-fold files)")
+    p.add_argument("--out", default="runs/evaluation", help="report folder (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="TFLite fp32/fp16/int8 + sidecar with a calibrated threshold")
+    p.add_argument("--run", required=True, help="run folder written by 'trainer fit'")
+    p.add_argument("--out", default="runs/export", help="output folder (default: %(default)s)")
+    p.add_argument("--weights", default="best.weights.h5", help="weights file in the run folder (default: %(default)s)")
+    p.add_argument("--quantize", nargs="+", default=["fp32", "fp16", "int8"], choices=["fp32", "fp16", "int8"])
+    p.add_argument("--far", type=float, default=1e-3, help="false-accept rate for the threshold (default: %(default)s)")
+    p.add_argument("--version", default="", help="model version recorded in the sidecar")
+    p.add_argument("--edgetpu", action="store_true", help="also compile the int8 model with edgetpu_compiler")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The CPU workstation trains and exports with TensorFlow; the GPU box sets KERAS_BACKEND=jax.
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        log.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""``trainer export``: Keras weights -> TFLite (fp32, fp16, full int8) with the
+model-contract sidecar, the threshold calibrated on held-out people, and an
+optional Edge TPU compile step."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.contract import sidecar_dict
+from kiosk.embedding import Embedder
+from kiosk.inference import TFLiteModel
+from trainer.data import PIXEL_MEAN, PIXEL_STD, make_pairs, normalise
+from trainer.embed import embed_tflite, pair_distances
+from trainer.metrics import best_threshold, gallery_far, roc_auc, tar_at_far, threshold_for_far
+
+log = logging.getLogger(__name__)
+
+QUANTIZATIONS = ("fp32", "fp16", "int8")
+# Integer-only ops the Edge TPU compiler maps; anything else would fall back to the CPU.
+EDGETPU_OPS = {
+    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+    "L2_NORMALIZATION", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "DEQUANTIZE",
+    "RELU", "RELU6", "RESHAPE", "SOFTMAX", "SUB", "SQUEEZE",
+}
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+@dataclass
+class ExportConfig:
+    run: str  # a fit output folder (config.json + weights)
+    out: str
+    weights: str = "best.weights.h5"
+    quantizations: tuple[str, ...] = QUANTIZATIONS
+    far: float = 1e-3  # false-accept rate the shipped threshold is calibrated for
+    representative: int = 400  # aligned training crops for int8 calibration
+    calibration_mismatches: int = 30000
+    version: str = ""
+    edgetpu: bool = False
+
+
+def build_keras(run: Path, weights: str):
+    from trainer.model import build_embedding_model
+
+    config = json.loads((run / "config.json").read_text())
+    from trainer.prepare import FaceCache
+
+    size = FaceCache.load(config["cache"]).crops.shape[1]
+    model = build_embedding_model(size, config["embedding_size"], config["width"])
+    path = run / weights
+    if not path.is_file():
+        raise ExportError(f"{path}: weights not found; did 'trainer fit' finish?")
+    model.load_weights(path)
+    return model, config
+
+
+def convert(model, quantization: str, representative: np.ndarray | None = None) -> bytes:
+    """A static batch-1 graph ending in ``tf.math.l2_normalize``, which the
+    converter turns into the int8-capable L2_NORMALIZATION op."""
+    import tensorflow as tf
+
+    size = model.input_shape[1]
+    features = model.get_layer("embedding_bn").output
+    backbone = __import__("keras").Model(model.input, features)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
+    def embed(image):
+        return {"embedding": tf.math.l2_normalize(backbone(image, training=False), axis=-1)}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([embed.get_concrete_function()], backbone)
+    if quantization == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        if representative is None or not len(representative):
+            raise ExportError("int8 export needs representative crops")
+
+        def samples():
+            for crop in representative:
+                yield [normalise(crop[None])]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = samples
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif quantization != "fp32":
+        raise ExportError(f"unknown quantization {quantization!r}; choose from {', '.join(QUANTIZATIONS)}")
+    return converter.convert()
+
+
+def op_names(model_path: Path) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model_path))
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+
+
+def check_integer_only(model_path: Path) -> None:
+    """Every op in EDGETPU_OPS and every activation tensor int8 (biases int32)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    ops = set(op_names(model_path))
+    foreign = ops - EDGETPU_OPS
+    if foreign:
+        raise ExportError(f"{model_path}: ops the Edge TPU cannot run: {', '.join(sorted(foreign))}")
+    interpreter = Interpreter(model_path=str(model_path))
+    floats = [t["name"] for t in interpreter.get_tensor_details() if t["dtype"] == np.float32]
+    if floats:
+        raise ExportError(f"{model_path}: float tensors left in an int8 model: {', '.join(floats[:5])}")
+
+
+def compile_edgetpu(model_path: Path) -> Path:
+    compiler = shutil.which("edgetpu_compiler")
+    if compiler is None:
+        raise ExportError(
+            "edgetpu_compiler is not on PATH. It runs on x86-64 Debian/Ubuntu: add the Coral apt "
+            "repository (https://coral.ai/docs/edgetpu/compiler/) and 'apt-get install edgetpu-compiler', "
+            f"then rerun, or compile {model_path} there by hand."
+        )
+    subprocess.run([compiler, "-s", "-o", str(model_path.parent), str(model_path)], check=True)
+    return model_path.with_name(model_path.stem + "_edgetpu.tflite")
+
+
+def calibrate(embeddings: np.ndarray, index: dict[str, int], pairs, far: float) -> dict:
+    same = np.array([p.same for p in pairs])
+    d = pair_distances(embeddings, index, pairs)
+    threshold = threshold_for_far(d, same, far)
+    return {
+        "calibration_pairs": {"matched": int(same.sum()), "mismatched": int((~same).sum())},
+        "far_target": far,
+        "threshold": threshold,
+        "tar_at_threshold": float(np.mean(d[same] <= threshold)),
+        "accuracy_threshold": best_threshold(d, same),
+        "roc_auc": roc_auc(d, same),
+        "tar_at_far_1e-2": tar_at_far(d, same, 1e-2),
+        "tar_at_far_1e-3": tar_at_far(d, same, 1e-3),
+        # A stranger is compared with everyone: the chance that any one comparison
+        # falls under the threshold grows with the gallery.
+        "stranger_accept_rate_by_gallery_size": {str(n): gallery_far(far, n) for n in (10, 50, 100, 300)},
+    }
+
+
+def calibration_pairs(cache, holdout_rows, mismatches: int, seed: int = 1):
+    """Every matched pair of the held-out people plus many random mismatches,
+    so a 1e-3 false-accept rate is resolved by tens of impostor pairs."""
+    from trainer.lfw import Pair
+
+    by_person: dict[str, list[int]] = {}
+    for r in holdout_rows:
+        by_person.setdefault(cache.people[r], []).append(int(r))
+    pairs = [Pair(cache.paths[v[i]], cache.paths[v[j]], True, 0) for v in by_person.values() for i in range(len(v)) for j in range(i + 1, len(v))]
+    rng = np.random.default_rng(seed)
+    random = make_pairs(cache, holdout_rows, 2 * mismatches, rng)
+    return pairs + [p for p in random if not p.same]
+
+
+def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
+    from trainer.fit import FitConfig, split
+    from trainer.prepare import FaceCache
+
+    run, out = Path(config.run), Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, fit_config = build_keras(run, config.weights)
+    cache = FaceCache.load(fit_config["cache"])
+    train_rows, holdout_rows = split(cache, FitConfig(**fit_config))
+    if not len(holdout_rows):
+        raise ExportError("no held-out people to calibrate the threshold on; set holdout_fraction > 0 when fitting")
+    rng = np.random.default_rng(0)
+    representative = cache.crops[rng.choice(train_rows, min(config.representative, len(train_rows)), replace=False)]
+    pairs = calibration_pairs(cache, holdout_rows, config.calibration_mismatches)
+    holdout_index = {cache.paths[r]: i for i, r in enumerate(holdout_rows)}
+    version = config.version or f"{dt.date.today():%Y.%m.%d}-{run.name}"
+    written = {}
+    for quantization in config.quantizations:
+        path = out / f"face_embedding_{quantization}.tflite"
+        path.write_bytes(convert(model, quantization, representative))
+        if quantization == "int8":
+            check_integer_only(path)
+        # Provisional sidecar so the kiosk's own loader can run the model for calibration.
+        _write_sidecar(path, model, version, quantization, threshold=1.0, metrics={})
+        embedder = Embedder.load(path, num_threads=2)
+        embeddings = embed_tflite(embedder, cache.crops[holdout_rows], progress=progress)
+        metrics = calibrate(embeddings, holdout_index, pairs, config.far)
+        metrics["ops"] = op_names(path)
+        metrics["size_bytes"] = path.stat().st_size
+        metrics["trained_on"] = Path(fit_config["train_people"]).name
+        _write_sidecar(path, model, version, quantization, metrics.pop("threshold"), metrics)
+        log.info("%s: %.1f kB, threshold %.4f for FAR %.0e, held-out TAR %.3f", path.name, path.stat().st_size / 1024,
+                 json.loads(path.with_suffix(".json").read_text())["threshold"], config.far, metrics["tar_at_threshold"])
+        written[quantization] = path
+    if config.edgetpu:
+        if "int8" not in written:
+            raise ExportError("--edgetpu needs the int8 export")
+        written["edgetpu"] = compile_edgetpu(written["int8"])
+        shutil.copy(written["int8"].with_suffix(".json"), written["edgetpu"].with_suffix(".json"))
+        sidecar = json.loads(written["edgetpu"].with_suffix(".json").read_text())
+        sidecar["model_file"] = written["edgetpu"].name
+        written["edgetpu"].with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    (out / "export-config.json").write_text(json.dumps({**config.__dict__, "quantizations": list(config.quantizations)}, indent=2) + "\n")
+    return written
+
+
+def _write_sidecar(path: Path, model, version: str, quantization: str, threshold: float, metrics: dict) -> None:
+    data = sidecar_dict(
+        version=version, model_file=path.name, input_size=int(model.input_shape[1]), color_order="RGB",
+        mean=PIXEL_MEAN, std=PIXEL_STD, embedding_size=int(model.output_shape[-1]), distance="cosine",
+        threshold=float(threshold), quantization=quantization, metrics=metrics,
+    )
+    path.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def parity(keras_model, tflite_path: Path, crops: np.ndarray) -> np.ndarray:
+    """Cosine similarity between Keras and TFLite embeddings of the same crops."""
+    from trainer.embed import embed_keras
+
+    reference = embed_keras(keras_model, crops)
+    exported = embed_tflite(Embedder.load(tflite_path), crops, progress=False)
+    return np.sum(reference * exported, axis=1)
+
+
+__all__ = ["ExportConfig", "run_export", "convert", "check_integer_only", "compile_edgetpu", "parity", "TFLiteModel"]
