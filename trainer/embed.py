@@ -15,7 +15,7 @@ def embed_keras(model, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 def embed_tflite(embedder, crops: np.ndarray, progress: bool = True) -> np.ndarray:
     """``embedder`` is a :class:`kiosk.embedding.Embedder` (one image at a time, batch of 1)."""
-    return np.stack([embedder.embed(crop) for crop in tqdm(crops, desc="embed", unit="face", disable=not progress)])
+    return np.stack([embedder.embed(crop) for crop in tqdm(crops, desc="embed", unit="face", disable=None if progress else True)])
 
 
 def pair_distances(embeddings: np.ndarray, index: dict[str, int], pairs) -> np.ndarray:

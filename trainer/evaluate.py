@@ -39,7 +39,7 @@ class Report:
 def aligned_crops(images: Path, names: list[str], detector: FaceDetector, size: int, progress: bool = True):
     """Crops for the named images through the kiosk pipeline; None where no face is found."""
     crops = {}
-    for name in tqdm(names, desc="detect+align", unit="img", disable=not progress):
+    for name in tqdm(names, desc="detect+align", unit="img", disable=None if progress else True):
         image = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
         if image is None:
             raise FileNotFoundError(f"{images / name}: image missing or unreadable")
@@ -57,7 +57,7 @@ def evaluate(pairs_file: Path, images: Path, embed_one, size: int, detector: Fac
     calib = read_pairs(calibration_pairs) if calibration_pairs else []
     names = sorted({p.left for p in pairs + calib} | {p.right for p in pairs + calib})
     crops = aligned_crops(images, names, detector, size, progress)
-    embeddings = {n: embed_one(c) for n, c in tqdm(crops.items(), desc="embed", unit="face", disable=not progress) if c is not None}
+    embeddings = {n: embed_one(c) for n, c in tqdm(crops.items(), desc="embed", unit="face", disable=None if progress else True) if c is not None}
 
     def distances(ps):
         return np.array([

@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,17 +68,30 @@ def build_keras(run: Path, weights: str):
 def convert(model, quantization: str, representative: np.ndarray | None = None) -> bytes:
     """A static batch-1 graph ending in ``tf.math.l2_normalize``, which the
     converter turns into the int8-capable L2_NORMALIZATION op."""
+    import keras
     import tensorflow as tf
 
     size = model.input_shape[1]
     features = model.get_layer("embedding_bn").output
-    backbone = __import__("keras").Model(model.input, features)
+    backbone = keras.Model(model.input, features)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
     def embed(image):
-        return {"embedding": tf.math.l2_normalize(backbone(image, training=False), axis=-1)}
+        return tf.math.l2_normalize(backbone(image, training=False), axis=-1)
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([embed.get_concrete_function()], backbone)
+    # Through a SavedModel written by Keras' ExportArchive, so the converter
+    # sees every weight and freezes it into a constant.
+    archive = keras.export.ExportArchive()
+    archive.track(backbone)
+    archive.add_endpoint("serve", embed, input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
+    with tempfile.TemporaryDirectory() as saved:
+        archive.write_out(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        return _configure(converter, quantization, representative).convert()
+
+
+def _configure(converter, quantization: str, representative: np.ndarray | None):
+    import tensorflow as tf
+
     if quantization == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -96,7 +110,7 @@ def convert(model, quantization: str, representative: np.ndarray | None = None) 
         converter.inference_output_type = tf.int8
     elif quantization != "fp32":
         raise ExportError(f"unknown quantization {quantization!r}; choose from {', '.join(QUANTIZATIONS)}")
-    return converter.convert()
+    return converter
 
 
 def op_names(model_path: Path) -> list[str]:

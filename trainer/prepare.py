@@ -65,7 +65,7 @@ def central_face(detections, shape):
 def prepare(images: Path, detector: FaceDetector, size: int, progress: bool = True) -> tuple[FaceCache, list[str]]:
     files = list_images(images)
     crops, paths, people, failed = [], [], [], []
-    for file in tqdm(files, desc="detect+align", unit="img", disable=not progress):
+    for file in tqdm(files, desc="detect+align", unit="img", disable=None if progress else True):
         rel = file.relative_to(images).as_posix()
         image = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if image is None:

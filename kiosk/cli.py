@@ -1,0 +1,204 @@
+"""The ``kiosk`` command and the composition root: the one place that creates
+cameras, models, the store and the web server and wires them together."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+
+from kiosk.config import Config, ConfigError, load_config
+
+log = logging.getLogger("kiosk")
+
+
+def _db_path(config: Config) -> Path:
+    return Path(config.kiosk.data_dir) / "kiosk.db"
+
+
+def _encoder(config: Config):
+    from kiosk.detection import FaceDetector, default_model_path
+    from kiosk.embedding import Embedder
+    from kiosk.inference import TFLiteModel
+    from kiosk.recognition import FaceEncoder
+
+    detector = FaceDetector(TFLiteModel(default_model_path(), num_threads=config.model.threads))
+    embedder = Embedder.load(config.model.path, num_threads=config.model.threads, edgetpu=config.model.edgetpu)
+    return FaceEncoder(detector, embedder, config.quality)
+
+
+def _threshold(config: Config, encoder) -> float:
+    return config.model.threshold if config.model.threshold is not None else encoder.embedder.contract.threshold
+
+
+def _read_photo(path: str):
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not a readable image")
+    return image
+
+
+def cmd_check_config(args, config: Config) -> int:
+    from kiosk.contract import load_contract
+
+    contract = load_contract(config.model.path)
+    print(f"{args.config or 'built-in defaults'}: OK (model {contract.version}, threshold {contract.threshold:.4f})")
+    return 0
+
+
+def cmd_enroll(args, config: Config) -> int:
+    from kiosk.store import Store
+
+    encoder = _encoder(config)
+    quality, crop, embedding = encoder.encode(_read_photo(args.photo))
+    if not quality.ok:
+        raise ValueError(f"{args.photo}: {quality.message}")
+    store = Store(_db_path(config))
+    version = encoder.embedder.contract.version
+    employee_id = store.add_employee(args.name, crop, embedding, version)
+    print(json.dumps({"id": employee_id, "name": args.name.strip()}))
+    return 0
+
+
+def cmd_remove(args, config: Config) -> int:
+    from kiosk.store import Store, UnknownEmployee
+
+    try:
+        Store(_db_path(config)).remove_employee(args.id, purge_attendance=args.purge)
+    except UnknownEmployee:
+        raise ValueError(f"no employee with id {args.id}") from None
+    print(f"removed employee {args.id}")
+    return 0
+
+
+def cmd_list(args, config: Config) -> int:
+    from kiosk.store import Store
+
+    for e in Store(_db_path(config)).employees():
+        print(f"{e.id}\t{e.name}\t{e.created}")
+    return 0
+
+
+def cmd_identify(args, config: Config) -> int:
+    from kiosk.matching import best_match
+    from kiosk.store import Store
+
+    encoder = _encoder(config)
+    quality, _, embedding = encoder.encode(_read_photo(args.photo))
+    result = {"photo": args.photo, "quality": quality.reason or "ok"}
+    if embedding is not None:
+        gallery = Store(_db_path(config)).gallery(encoder.embedder.contract.version)
+        match = best_match(gallery.embeddings, embedding) if len(gallery) else None
+        threshold = _threshold(config, encoder)
+        if match is None:
+            result.update(decision="unknown", reason="empty gallery")
+        else:
+            accepted = match.accepted(threshold, config.recognition.min_margin)
+            result.update(
+                employee_id=int(gallery.ids[match.index]), name=gallery.names[match.index],
+                distance=round(match.distance, 4), margin=round(min(match.margin, 2.0), 4), threshold=round(threshold, 4),
+                decision="accepted" if accepted else "unknown",
+            )
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_run(args, config: Config) -> int:
+    from werkzeug.serving import make_server
+
+    from kiosk.cameras import CameraError
+    from kiosk.cameras.factory import open_camera
+    from kiosk.daemon import KioskLoop, Status
+    from kiosk.recognition import Recognizer
+    from kiosk.store import Store
+    from kiosk.systemd import Notifier
+    from kiosk.web import Services, create_app
+
+    if args.source:
+        config = replace(config, camera=replace(config.camera, source=args.source, replay_path=args.replay or config.camera.replay_path))
+    notifier = Notifier()
+    encoder = _encoder(config)
+    contract = encoder.embedder.contract
+    store = Store(_db_path(config))
+    redone = store.reembed(encoder.embedder.embed, contract.version)
+    if redone:
+        log.info("re-embedded %d reference faces for model %s", redone, contract.version)
+    status = Status(model_version=contract.version, threshold=_threshold(config, encoder))
+    loop = KioskLoop(
+        open_camera=lambda: open_camera(config.camera), recognizer=Recognizer(encoder, status.threshold, config.recognition.min_margin),
+        store=store, settings=config.recognition, kiosk_id=config.kiosk.id, model_version=contract.version,
+        status=status, notifier=notifier,
+    )
+    server = make_server(config.web.host, config.web.port, create_app(config, Services(status, str(_db_path(config)))), threaded=True)
+    web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+    web.start()
+    log.info("kiosk page on http://%s:%d/ (model %s, %d people)", config.web.host, config.web.port, contract.version, len(loop.gallery))
+
+    def shutdown(signum, frame):
+        log.info("signal %d: shutting down", signum)
+        notifier.stopping()
+        loop.stop()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    notifier.ready()
+    try:
+        loop.run()
+        if not loop.stop_event.is_set() and config.camera.source != "replay":
+            loop.stop_event.wait()
+    except CameraError as exc:
+        log.error("%s", exc)
+    finally:
+        server.shutdown()
+        store.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Face-recognition attendance kiosk.")
+    parser.add_argument("-c", "--config", help="TOML config file (default: built-in defaults)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run the camera loop and serve the kiosk page")
+    p.add_argument("--source", choices=["auto", "picamera", "usb", "replay", "none"], help="override camera.source")
+    p.add_argument("--replay", help="folder of images or a video for --source replay")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("enroll", help="add an employee from one photo")
+    p.add_argument("--name", required=True)
+    p.add_argument("photo")
+    p.set_defaults(func=cmd_enroll)
+    p = sub.add_parser("remove", help="remove an employee (photo and embedding deleted)")
+    p.add_argument("id", type=int)
+    p.add_argument("--purge", action="store_true", help="also delete their attendance history")
+    p.set_defaults(func=cmd_remove)
+    sub.add_parser("list", help="list enrolled employees").set_defaults(func=cmd_list)
+    p = sub.add_parser("identify", help="print the best match for a photo as JSON")
+    p.add_argument("photo")
+    p.set_defaults(func=cmd_identify)
+    sub.add_parser("check-config", help="validate the config file and the model it names").set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        return args.func(args, config)
+    except ConfigError as exc:
+        log.error("config error: %s", exc)
+        return 2
+    except (ValueError, RuntimeError, OSError) as exc:
+        log.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
