@@ -83,7 +83,7 @@ class KioskLoop:
             log.info("gallery reloaded: %d people", len(self.gallery))
 
     def _camera(self) -> Camera | None:
-        delay = 1.0
+        delay = min(1.0, self.retry_max_seconds)
         while not self.stop_event.is_set():
             try:
                 camera = self.open_camera()

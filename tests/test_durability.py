@@ -1,0 +1,45 @@
+"""A hard kill in the middle of a stream of punches loses nothing acknowledged."""
+
+import datetime as dt
+import signal
+import subprocess
+import sys
+import textwrap
+
+from kiosk.store import Store
+
+WRITER = textwrap.dedent("""
+    import datetime as dt, sys
+    import numpy as np
+    from kiosk.store import Store
+    store = Store(sys.argv[1])
+    ids = [store.add_employee(f"P{i}", np.zeros((8, 8, 3), np.uint8), np.ones(4, np.float32), "v") for i in range(5)]
+    t = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+    n = 0
+    while True:
+        n += 1
+        punch = store.record_punch(ids[n % 5], at=t + dt.timedelta(seconds=n), distance=0.1, kiosk_id="k",
+                                   model_version="v", cooldown_seconds=0)
+        print(punch.id, flush=True)   # acknowledged only once committed
+""")
+
+
+def test_sigkill_mid_stream_keeps_every_acknowledged_punch(tmp_path):
+    db = tmp_path / "kiosk.db"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    acknowledged = []
+    for line in proc.stdout:
+        acknowledged.append(int(line))
+        if len(acknowledged) == 150:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+    store = Store(db)
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = {r["id"] for r in store.attendance()}
+    assert set(acknowledged) <= stored
+    # and the kiosk carries on writing after the restart
+    assert store.record_punch(1, at=dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc), distance=0.1, kiosk_id="k",
+                              model_version="v", cooldown_seconds=0) is not None
