@@ -13,6 +13,10 @@ from trainer.prepare import FaceCache  # noqa: E402
 
 @pytest.fixture
 def tiny_data(tmp_path):
+    return make_tiny_data(tmp_path)
+
+
+def make_tiny_data(tmp_path):
     """12 'people', each a distinct colour pattern, 4 images each, and a teacher
     that gives every person one direction."""
     rng = np.random.default_rng(0)
@@ -39,9 +43,10 @@ def losses(run):
 
 
 def fit(tiny_data, name, **kw):
+    kw.setdefault("epochs", 6)
     config = FitConfig(
         cache=str(tiny_data / "cache.npz"), out=str(tiny_data / name), train_people=str(tiny_data / "people.txt"),
-        teacher=str(tiny_data / "teacher.npz"), width=8, epochs=6, batch_size=16, steps_per_epoch=6,
+        teacher=str(tiny_data / "teacher.npz"), width=8, batch_size=16, steps_per_epoch=6,
         learning_rate=1e-2, holdout_fraction=0.2, **kw,
     )
     return run_fit(config)

@@ -51,13 +51,14 @@ class ExportConfig:
 
 
 def build_keras(run: Path, weights: str):
+    """The embedding model of a fit run folder (its config.json) with the named weights."""
     from trainer.model import build_embedding_model
 
-    config = json.loads((run / "config.json").read_text())
-    from trainer.prepare import FaceCache
-
-    size = FaceCache.load(config["cache"]).crops.shape[1]
-    model = build_embedding_model(size, config["embedding_size"], config["width"])
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise ExportError(f"{config_path}: missing; expected a folder written by 'trainer fit'")
+    config = json.loads(config_path.read_text())
+    model = build_embedding_model(config["input_size"], config["embedding_size"], config["width"])
     path = run / weights
     if not path.is_file():
         raise ExportError(f"{path}: weights not found; did 'trainer fit' finish?")
@@ -206,6 +207,9 @@ def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
         embedder = Embedder.load(path, num_threads=2)
         embeddings = embed_tflite(embedder, cache.crops[holdout_rows], progress=progress)
         metrics = calibrate(embeddings, holdout_index, pairs, config.far)
+        if metrics["threshold"] <= 0:
+            raise ExportError(f"{path.name}: every held-out face embeds alike (threshold {metrics['threshold']:.2g}); "
+                              "the model is not discriminative yet: train longer")
         metrics["ops"] = op_names(path)
         metrics["size_bytes"] = path.stat().st_size
         metrics["trained_on"] = Path(fit_config["train_people"]).name

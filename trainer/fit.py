@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from trainer import plots
-from trainer.data import TripletBatches, holdout_person, load_teacher, make_pairs
+from trainer.data import TripletBatches, holdout_person, load_teacher, make_pairs, normalise
 from trainer.embed import embed_keras, pair_distances
 from trainer.lfw import read_people
 from trainer.losses import combined_loss, koch_bce
@@ -41,6 +41,7 @@ class FitConfig:
     distill_weight: float = 1.0
     holdout_fraction: float = 0.08  # people kept out of training for validation and calibration
     seed: int = 0
+    input_size: int | None = None  # taken from the cache
 
 
 def split(cache: FaceCache, config: FitConfig):
@@ -50,18 +51,40 @@ def split(cache: FaceCache, config: FitConfig):
     return np.flatnonzero(in_train_file & ~held), np.flatnonzero(in_train_file & held)
 
 
-class PairValidation(keras.callbacks.Callback):
-    """Verification accuracy on pairs of held-out people, logged as ``val_acc``."""
+def recalibrate_batchnorm(model, crops: np.ndarray, batch_size: int = 128) -> None:
+    """Set every BatchNorm's moving statistics to their average over ``crops``.
 
-    def __init__(self, embedding_model, cache, rows, pairs):
+    Moving averages start at mean 0 / variance 1 and lag far behind the real
+    statistics after a short run, which collapses every embedding in inference
+    mode; a cumulative average over clean crops fixes that ("precise BN").
+    Only the statistics change, never the weights."""
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [bn.momentum for bn in norms]
+    try:
+        for i, start in enumerate(range(0, len(crops), batch_size)):
+            for bn in norms:
+                bn.momentum = i / (i + 1)
+            model(normalise(crops[start : start + batch_size]), training=True)
+    finally:
+        for bn, momentum in zip(norms, saved):
+            bn.momentum = momentum
+
+
+class PairValidation(keras.callbacks.Callback):
+    """Verification accuracy on pairs of held-out people, logged as ``val_acc``
+    (after re-estimating BatchNorm statistics on clean training crops)."""
+
+    def __init__(self, embedding_model, cache, rows, pairs, calibration_crops):
         super().__init__()
         self.embedding_model = embedding_model
         self.crops = cache.crops[rows]
         self.index = {cache.paths[r]: i for i, r in enumerate(rows)}
         self.pairs = pairs
         self.same = np.array([p.same for p in pairs])
+        self.calibration_crops = calibration_crops
 
     def on_epoch_end(self, epoch, logs=None):
+        recalibrate_batchnorm(self.embedding_model, self.calibration_crops)
         d = pair_distances(embed_keras(self.embedding_model, self.crops), self.index, self.pairs)
         threshold = best_threshold(d, self.same)
         acc = accuracy_at(d, self.same, threshold)
@@ -96,8 +119,9 @@ def _koch_pairs(batches: TripletBatches):
 def run_fit(config: FitConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     cache = FaceCache.load(config.cache)
+    config.input_size = int(cache.crops.shape[1])
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     train_rows, holdout_rows = split(cache, config)
     if len(train_rows) == 0:
         raise ValueError(f"{config.train_people}: none of its people are in {config.cache}")
@@ -115,7 +139,7 @@ def run_fit(config: FitConfig) -> Path:
         batch_size=config.batch_size, steps=config.steps_per_epoch, seed=config.seed, workers=2,
     )
     keras.utils.set_random_seed(config.seed)
-    embedding = build_embedding_model(cache.crops.shape[1], config.embedding_size, config.width)
+    embedding = build_embedding_model(config.input_size, config.embedding_size, config.width)
     steps = config.epochs * len(batches)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate / 10, steps, alpha=0.01, warmup_target=config.learning_rate, warmup_steps=max(1, len(batches))
@@ -132,13 +156,15 @@ def run_fit(config: FitConfig) -> Path:
         data = batches
 
     rng = np.random.default_rng(config.seed)
+    calibration_crops = cache.crops[rng.choice(train_rows, min(1280, len(train_rows)), replace=False)]
     callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup"))]
     if len(holdout_rows):
         pairs = make_pairs(cache, holdout_rows, 2000, rng)
-        callbacks.append(PairValidation(embedding, cache, holdout_rows, pairs))
+        callbacks.append(PairValidation(embedding, cache, holdout_rows, pairs, calibration_crops))
         callbacks.append(_BestWeights(embedding, out / "best.weights.h5"))
     callbacks += [keras.callbacks.CSVLogger(str(out / "history.csv"), append=True), _tensorboard(out)]
     model.fit(data, epochs=config.epochs, callbacks=[c for c in callbacks if c is not None], verbose=2)
+    recalibrate_batchnorm(embedding, calibration_crops)
     embedding.save_weights(out / "final.weights.h5")
     plots.loss_curve(out / "history.csv", out / "loss.png")
     return out
