@@ -161,6 +161,22 @@ def cmd_run(args, config: Config) -> int:
     return 0
 
 
+def cmd_backup(args, config: Config) -> int:
+    from kiosk.backup import backup
+
+    path = backup(_db_path(config), Path(args.dest or Path(config.kiosk.data_dir) / "backups"))
+    print(path)
+    return 0
+
+
+def cmd_restore(args, config: Config) -> int:
+    from kiosk.backup import restore
+
+    summary = restore(Path(args.backup), _db_path(config))
+    print(f"restored {args.backup}: {summary['employees']} employees, {summary['attendance_rows']} attendance rows")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Face-recognition attendance kiosk.")
     parser.add_argument("-c", "--config", help="TOML config file (default: built-in defaults)")
@@ -182,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("identify", help="print the best match for a photo as JSON")
     p.add_argument("photo")
     p.set_defaults(func=cmd_identify)
+    p = sub.add_parser("backup", help="consistent copy of the database (safe while the kiosk runs)")
+    p.add_argument("dest", nargs="?", help="folder for the backup (default: DATA_DIR/backups)")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="verify a backup and make it the database (stop the kiosk first)")
+    p.add_argument("backup")
+    p.set_defaults(func=cmd_restore)
     sub.add_parser("check-config", help="validate the config file and the model it names").set_defaults(func=cmd_check_config)
     return parser
 

@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-kiosk}
-python3 -m venv ${VENV_FLAGS:-} .venv
+if [ -d /usr/lib/python3/dist-packages/picamera2 ]; then
+  # On a Pi, picamera2 comes from apt (python3-picamera2): let the venv see it.
+  python3 -m venv --system-site-packages .venv
+else
+  python3 -m venv .venv
+fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 case "$profile" in
   kiosk) .venv/bin/pip install --quiet -e . ;;

@@ -3,5 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh dev
+# Tools some tests use: shellcheck, systemd-analyze, a real browser. Installed where
+# apt can (as root); the tests that need them skip with a reason elsewhere.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=""
+  command -v shellcheck >/dev/null || missing="$missing shellcheck"
+  command -v systemd-analyze >/dev/null || missing="$missing systemd"
+  command -v chromium >/dev/null || missing="$missing chromium"
+  command -v chromedriver >/dev/null || missing="$missing chromium-driver"
+  if [ -n "$missing" ]; then
+    echo "installing test tools:$missing"
+    # shellcheck disable=SC2086
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } >/dev/null \
+      || echo "could not install$missing; the tests that need them will skip"
+  fi
+fi
 mkdir -p test-output
 exec .venv/bin/python -m pytest "$@"
