@@ -54,16 +54,38 @@ def cmd_check_config(args, config: Config) -> int:
 
 
 def cmd_enroll(args, config: Config) -> int:
+    from kiosk.enrollment import EnrollmentError, decode_photo, lookalikes, reference_face
     from kiosk.store import Store
 
     encoder = _encoder(config)
-    quality, crop, embedding = encoder.encode(_read_photo(args.photo))
-    if not quality.ok:
-        raise ValueError(f"{args.photo}: {quality.message}")
+    try:
+        crop, embedding = reference_face(encoder, decode_photo(Path(args.photo).read_bytes()))
+    except EnrollmentError as exc:
+        raise ValueError(f"{args.photo}: {exc}") from None
     store = Store(_db_path(config))
     version = encoder.embedder.contract.version
+    similar = lookalikes(store.gallery(version), embedding, _threshold(config, encoder))
+    if similar and not args.force:
+        names = ", ".join(f"{s.name} (#{s.employee_id}, distance {s.distance:.3f})" for s in similar)
+        raise ValueError(f"{args.photo}: this face would be recognised as {names}; use --force to enroll anyway")
     employee_id = store.add_employee(args.name, crop, embedding, version)
     print(json.dumps({"id": employee_id, "name": args.name.strip()}))
+    return 0
+
+
+def cmd_set_password(args, config: Config) -> int:
+    import getpass
+
+    from kiosk.web import passwords
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("New admin password: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise ValueError("the two passwords differ; nothing changed")
+    passwords.set_password(Path(config.kiosk.data_dir), password)
+    print("admin password set")
     return 0
 
 
@@ -136,7 +158,8 @@ def cmd_run(args, config: Config) -> int:
         store=store, settings=config.recognition, kiosk_id=config.kiosk.id, model_version=contract.version,
         status=status, notifier=notifier,
     )
-    server = make_server(config.web.host, config.web.port, create_app(config, Services(status, str(_db_path(config)))), threaded=True)
+    services = Services(status, str(_db_path(config)), encoder, status.threshold, capture=lambda: loop.latest_frame)
+    server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
     log.info("kiosk page on http://%s:%d/ (model %s, %d people)", config.web.host, config.web.port, contract.version, len(loop.gallery))
@@ -150,7 +173,11 @@ def cmd_run(args, config: Config) -> int:
     signal.signal(signal.SIGINT, shutdown)
     notifier.ready()
     try:
-        loop.run()
+        if config.camera.source == "none":
+            status.camera = "disabled in config"
+            status.show("no-camera", "Camera disabled - admin page only")
+        else:
+            loop.run()
         if not loop.stop_event.is_set() and config.camera.source != "replay":
             loop.stop_event.wait()
     except CameraError as exc:
@@ -188,8 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("enroll", help="add an employee from one photo")
     p.add_argument("--name", required=True)
+    p.add_argument("--force", action="store_true", help="enroll even if the face looks like someone enrolled")
     p.add_argument("photo")
     p.set_defaults(func=cmd_enroll)
+    admin = sub.add_parser("admin", help="admin page settings").add_subparsers(dest="admin_command", required=True)
+    p = admin.add_parser("set-password", help="set the admin page password (stored hashed)")
+    p.add_argument("--password-stdin", action="store_true", help="read it from standard input (for scripts)")
+    p.set_defaults(func=cmd_set_password)
     p = sub.add_parser("remove", help="remove an employee (photo and embedding deleted)")
     p.add_argument("id", type=int)
     p.add_argument("--purge", action="store_true", help="also delete their attendance history")

@@ -71,6 +71,7 @@ class KioskLoop:
         self.gallery = store.gallery(model_version)
         self.status.gallery_size = len(self.gallery)
         self._hold_until = 0.0
+        self.latest_frame = None  # for "capture from the kiosk camera"; kept in memory only
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -101,6 +102,7 @@ class KioskLoop:
         return None
 
     def process(self, frame) -> None:
+        self.latest_frame = frame
         self._refresh_gallery()
         result = self.recognizer.recognize(frame, self.gallery)
         self.status.frames += 1

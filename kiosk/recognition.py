@@ -3,6 +3,7 @@ turns per-frame matches into one decision about the person at the kiosk."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,10 +37,19 @@ class FaceEncoder:
 
     def __init__(self, detector: FaceDetector, embedder: Embedder, quality: QualitySettings = QualitySettings()):
         self.detector, self.embedder, self.quality = detector, embedder, quality
+        # The camera loop and the admin page share these interpreters, which are not thread-safe.
+        self._lock = threading.Lock()
 
     def encode(self, frame_bgr: np.ndarray, timings: dict | None = None):
         """Returns (quality result, aligned RGB crop or None, embedding or None)."""
-        timings = {} if timings is None else timings
+        with self._lock:
+            return self._encode(frame_bgr, {} if timings is None else timings)
+
+    def detect(self, frame_bgr: np.ndarray):
+        with self._lock:
+            return self.detector.detect(frame_bgr, bgr=True)
+
+    def _encode(self, frame_bgr: np.ndarray, timings: dict):
         t0 = time.perf_counter()
         detections = self.detector.detect(frame_bgr, bgr=True)
         t1 = time.perf_counter()

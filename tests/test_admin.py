@@ -1,0 +1,235 @@
+"""Every admin route through Flask's test client, bad inputs included."""
+
+import io
+import re
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from kiosk.config import BUNDLED_MODEL, Config, KioskSettings
+from kiosk.daemon import KioskLoop, Status
+from kiosk.embedding import Embedder
+from kiosk.recognition import FaceEncoder, Recognizer
+from kiosk.store import Store
+from kiosk.web import Services, create_app, passwords
+from tests.conftest import lfw_image
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def encoder(detector):
+    return FaceEncoder(detector, Embedder.load(BUNDLED_MODEL))
+
+
+@pytest.fixture
+def app(tmp_path, encoder):
+    passwords.set_password(tmp_path, PASSWORD)
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path))
+    services = Services(Status(), str(tmp_path / "kiosk.db"), encoder, encoder.embedder.contract.threshold, capture=lambda: None)
+    return create_app(config, services, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+
+def token_of(html):
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    return m.group(1)
+
+
+def login(client, password=PASSWORD):
+    token = token_of(client.get("/admin/login").get_data(as_text=True))
+    return client.post("/admin/login", data={"csrf_token": token, "password": password})
+
+
+@pytest.fixture
+def admin(client):
+    assert login(client).status_code == 302
+    return client
+
+
+def form_token(client, path="/admin/"):
+    return token_of(client.get(path).get_data(as_text=True))
+
+
+def photo_bytes(person, number=1):
+    return lfw_image(person, number).read_bytes()
+
+
+def enroll(client, name, data, filename="face.jpg"):
+    return client.post("/admin/enroll", data={"csrf_token": form_token(client), "name": name, "photo": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data")
+
+
+def test_without_a_password_the_pages_explain_how_to_set_one(tmp_path, encoder):
+    app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)), Services(Status(), str(tmp_path / "k.db"), encoder), {"TESTING": True})
+    page = app.test_client().get("/admin/")
+    assert page.status_code == 503 and b"kiosk admin set-password" in page.data
+    assert app.test_client().get("/admin/login").status_code == 503
+
+
+def test_admin_pages_need_login(client):
+    for path in ("/admin/", "/admin/attendance", "/admin/attendance.csv", "/admin/status", "/admin/employees/1/photo.png"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_wrong_password_then_rate_limit(client):
+    for _ in range(5):
+        assert login(client, "wrong password!").status_code == 401
+    blocked = login(client)  # even the right one, while blocked
+    assert blocked.status_code == 429 and b"Too many failed attempts" in blocked.data
+
+
+def test_login_sets_an_expiring_session_and_logout_ends_it(app, client):
+    response = login(client)
+    assert response.status_code == 302
+    assert "Expires=" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    assert app.permanent_session_lifetime.total_seconds() == 30 * 60
+    assert client.get("/admin/").status_code == 200
+    client.post("/admin/logout", data={"csrf_token": form_token(client)})
+    assert client.get("/admin/").status_code == 302
+
+
+def test_forms_without_or_with_a_forged_csrf_token_are_refused(admin):
+    data = {"name": "Eve", "photo": (io.BytesIO(photo_bytes("Colin_Powell")), "a.jpg")}
+    assert admin.post("/admin/enroll", data=data, content_type="multipart/form-data").status_code == 400
+    data = {"csrf_token": "forged", "name": "Eve", "photo": (io.BytesIO(photo_bytes("Colin_Powell")), "a.jpg")}
+    response = admin.post("/admin/enroll", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400 and b"Form expired" in response.data
+
+
+def test_enroll_list_thumbnail_rename_and_remove(lfw, admin, tmp_path):
+    response = enroll(admin, "<b>Colin</b> Powell", photo_bytes("Colin_Powell", 2))
+    assert response.status_code == 302
+    page = admin.get("/admin/").get_data(as_text=True)
+    assert "&lt;b&gt;Colin&lt;/b&gt; Powell" in page and "<b>Colin</b>" not in page
+    employee_id = Store(tmp_path / "kiosk.db").employees()[0].id
+    thumb = admin.get(f"/admin/employees/{employee_id}/photo.png")
+    assert thumb.mimetype == "image/png" and Image.open(io.BytesIO(thumb.data)).size == (64, 64)
+    token = form_token(admin, f"/admin/employees/{employee_id}")
+    admin.post(f"/admin/employees/{employee_id}/rename", data={"csrf_token": token, "name": "Colin Powell"})
+    assert Store(tmp_path / "kiosk.db").get_employee(employee_id).name == "Colin Powell"
+    reenrolled = admin.post(f"/admin/employees/{employee_id}/photo", data={"csrf_token": token, "photo": (io.BytesIO(photo_bytes("Colin_Powell", 2)), "b.jpg")},
+                            content_type="multipart/form-data")
+    assert reenrolled.status_code == 302
+    removed = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token}, follow_redirects=True)
+    assert b"removed" in removed.data and Store(tmp_path / "kiosk.db").employees() == []
+
+
+@pytest.mark.parametrize("data,filename,status,message", [
+    (b"just some text, not a photo", "notes.jpg", 422, b"not an image"),
+    (b"", "empty.jpg", 422, b"The file is empty"),
+])
+def test_bad_files_are_refused_with_a_reason(admin, data, filename, status, message):
+    response = enroll(admin, "Eve", data, filename)
+    assert response.status_code == status and message in response.data
+
+
+def test_corrupt_jpeg(lfw, admin):
+    data = photo_bytes("Colin_Powell")
+    response = enroll(admin, "Eve", data[: len(data) // 3])
+    assert response.status_code == 422 and b"damaged or incomplete" in response.data
+
+
+def test_a_50_mb_upload_is_refused(admin):
+    big = b"\xff\xd8" + b"\0" * (50 * 2**20)
+    response = enroll(admin, "Eve", big)
+    assert response.status_code == 413 and b"File too large" in response.data
+
+
+def test_a_decompression_bomb_is_refused(admin):
+    buf = io.BytesIO()
+    Image.new("L", (12000, 12000)).save(buf, "PNG")
+    assert len(buf.getvalue()) < 1_000_000
+    response = enroll(admin, "Eve", buf.getvalue(), "bomb.png")
+    assert response.status_code == 422 and b"too large" in response.data
+
+
+def test_photo_with_two_faces_or_none(lfw, admin):
+    a = cv2.imread(str(lfw_image("Colin_Powell", 2)))
+    b = cv2.imread(str(lfw_image("Tony_Blair", 2)))
+    two = cv2.imencode(".jpg", np.hstack([a, b]))[1].tobytes()
+    response = enroll(admin, "Two", two)
+    assert response.status_code == 422 and b"More than one face" in response.data
+    blank = cv2.imencode(".jpg", np.full((300, 300, 3), 200, np.uint8))[1].tobytes()
+    assert b"No face found" in enroll(admin, "Nobody", blank).data
+
+
+def test_lookalike_warning_shows_both_and_can_be_confirmed(lfw, admin, tmp_path):
+    assert enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2)).status_code == 302
+    warning = enroll(admin, "Colin again", photo_bytes("Colin_Powell", 2))
+    html = warning.get_data(as_text=True)
+    assert warning.status_code == 409 and "Is this someone already enrolled?" in html
+    new_photo = re.search(r'src="(/admin/pending/[^"]+\.png)"', html).group(1)
+    assert admin.get(new_photo).mimetype == "image/png"
+    token = re.search(r'<input[^>]*name="token"[^>]*value="([^"]+)"', html).group(1)
+    admin.post("/admin/enroll/confirm", data={"csrf_token": token_of(html), "token": token})
+    assert len(Store(tmp_path / "kiosk.db").employees()) == 2
+    again = admin.post("/admin/enroll/confirm", data={"csrf_token": token_of(html), "token": token}, follow_redirects=True)
+    assert b"expired" in again.data  # a token works once
+
+
+def test_unknown_ids_are_404(admin):
+    token = form_token(admin)
+    for response in (admin.get("/admin/employees/999"), admin.post("/admin/employees/999/remove", data={"csrf_token": token}),
+                     admin.get("/admin/employees/999/photo.png")):
+        assert response.status_code == 404
+    assert b"No employee with id 999" in admin.get("/admin/employees/999").data
+
+
+def test_attendance_table_csv_and_corrections(lfw, admin, tmp_path):
+    import datetime as dt
+
+    enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
+    store = Store(tmp_path / "kiosk.db")
+    employee_id = store.employees()[0].id
+    at = dt.datetime(2026, 11, 23, 8, 59).astimezone()
+    store.record_punch(employee_id, at=at, distance=0.2, kiosk_id="k1", model_version="v", cooldown_seconds=0)
+    page = admin.get("/admin/attendance?from=2026-11-23").get_data(as_text=True)
+    assert "08:59" in page and "Colin Powell" in page
+    token = token_of(admin.get("/admin/attendance").get_data(as_text=True))
+    admin.post("/admin/attendance/correct", data={"csrf_token": token, "employee": employee_id, "day": "2026-11-23",
+                                                   "time": "17:30", "direction": "out", "note": "forgot to punch out"})
+    rows = store.attendance("2026-11-23")
+    assert [(r["kind"], r["direction"]) for r in rows] == [("punch", "in"), ("correction", "out")]
+    assert rows[1]["author"] == "admin" and rows[1]["note"] == "forgot to punch out"
+    csv_text = admin.get("/admin/attendance.csv?from=2026-11-23").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("employee_id,name,day") and "forgot to punch out" in csv_text
+    bad = admin.post("/admin/attendance/correct", data={"csrf_token": token, "employee": employee_id, "day": "", "time": "", "note": ""}, follow_redirects=True)
+    assert b"give a reason" in bad.data and len(store.attendance("2026-11-23")) == 2
+
+
+def test_status_page(admin):
+    page = admin.get("/admin/status")
+    assert page.status_code == 200 and b"Enrolled people" in page.data and b"Free disk" in page.data
+
+
+def test_capture_without_a_camera_frame_says_so(admin):
+    response = admin.post("/admin/capture", data={"csrf_token": form_token(admin), "name": "Alice"})
+    assert response.status_code == 422 and b"camera has no picture" in response.data
+
+
+def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
+    from kiosk.config import RecognitionSettings
+
+    contract = encoder.embedder.contract
+    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, contract.threshold, 0.05), store=Store(tmp_path / "kiosk.db"),
+                     settings=RecognitionSettings(frames_needed=1, frames_window=1, cooldown_seconds=0), kiosk_id="k",
+                     model_version=contract.version, status=Status(), hold_seconds=0)
+    frame = cv2.imread(str(lfw_image("Colin_Powell", 2)))
+    loop.process(frame)
+    assert loop.store.attendance() == []
+    enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
+    loop.process(frame)
+    assert [r["name"] for r in loop.store.attendance()] == ["Colin Powell"]
+    employee_id = loop.store.employees()[0].id
+    admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": form_token(admin)})
+    loop.process(frame)
+    assert len(loop.store.attendance()) == 1 and loop.status.gallery_size == 0
