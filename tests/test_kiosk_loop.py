@@ -126,3 +126,23 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
     loop.run()
     assert len(attempts) == 3
     assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera
+
+
+class CountingNotifier:
+    def __init__(self):
+        self.watchdogs = 0
+
+    def watchdog(self):
+        self.watchdogs += 1
+
+
+def test_watchdog_is_fed_once_per_processed_frame(tmp_path, encoder):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((480, 640, 3), 60 * i, np.uint8))
+    notifier = CountingNotifier()
+    loop = make_loop(tmp_path, encoder, frames, Store(tmp_path / "k.db"))
+    loop.notifier = notifier
+    loop.run()
+    assert loop.status.frames == 4 and notifier.watchdogs == 4
