@@ -6,7 +6,6 @@ values are errors naming the file and the key.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
 import typing
@@ -153,7 +152,3 @@ def load_config(path: str | Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     return config_from_dict(data, str(path))
-
-
-def as_dict(config: Config) -> dict:
-    return {k: {f: (str(v) if isinstance(v, Path) else v) for f, v in dataclasses.asdict(s).items()} for k, s in dataclasses.asdict(config).items() for s in [getattr(config, k)]}

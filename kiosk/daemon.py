@@ -47,13 +47,16 @@ class Status:
                 self.sequence += 1
                 self.changed.notify_all()
 
-    def snapshot(self) -> dict:
-        return {
+    def snapshot(self, with_people: bool = False) -> dict:
+        """State for /status; who was recognised only for the logged-in admin."""
+        data = {
             "state": self.state, "message": self.message, "camera": self.camera, "fps": round(self.fps, 1),
             "gallery_size": self.gallery_size, "model_version": self.model_version, "threshold": self.threshold,
-            "last_recognitions": list(self.last_recognitions), "unknown_faces": self.unknown_faces,
-            "frames": self.frames, "sequence": self.sequence,
+            "unknown_faces": self.unknown_faces, "frames": self.frames, "sequence": self.sequence,
         }
+        if with_people:
+            data["last_recognitions"] = list(self.last_recognitions)
+        return data
 
 
 class KioskLoop:

@@ -41,8 +41,10 @@ def test_events_stream_the_state(client, status):
 
 
 def test_status_and_health(client, status):
+    status.last_recognitions.appendleft({"name": "Alice", "direction": "in", "at": "2026-11-23T08:59:00+00:00", "employee_id": 1})
     data = client.get("/status").get_json()
     assert data["model_version"] == "v1" and data["gallery_size"] == 2 and data["disk_free_mb"] > 0
+    assert "last_recognitions" not in data and b"Alice" not in client.get("/status").data  # no names without login
     health = client.get("/healthz").get_json()
     assert health["ok"] is True and health["processing_frames"] is False
 

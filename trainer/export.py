@@ -17,7 +17,6 @@ import numpy as np
 
 from kiosk.contract import sidecar_dict
 from kiosk.embedding import Embedder
-from kiosk.inference import TFLiteModel
 from trainer.data import PIXEL_MEAN, PIXEL_STD, make_pairs, normalise
 from trainer.embed import embed_tflite, pair_distances
 from trainer.metrics import best_threshold, gallery_far, roc_auc, tar_at_far, threshold_for_far
@@ -246,5 +245,3 @@ def parity(keras_model, tflite_path: Path, crops: np.ndarray) -> np.ndarray:
     exported = embed_tflite(Embedder.load(tflite_path), crops, progress=False)
     return np.sum(reference * exported, axis=1)
 
-
-__all__ = ["ExportConfig", "run_export", "convert", "check_integer_only", "compile_edgetpu", "parity", "TFLiteModel"]

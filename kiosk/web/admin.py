@@ -270,4 +270,4 @@ def correct():
 @login_required
 def status():
     usage = shutil.disk_usage(current_app.config["KIOSK_CONFIG"].kiosk.data_dir)
-    return render_template("status.html", s=_services().status.snapshot(), disk_free_mb=usage.free // 2**20)
+    return render_template("status.html", s=_services().status.snapshot(with_people=True), disk_free_mb=usage.free // 2**20)
