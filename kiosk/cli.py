@@ -162,7 +162,12 @@ def cmd_run(args, config: Config) -> int:
     server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
-    log.info("kiosk page on http://%s:%d/ (model %s, %d people)", config.web.host, config.web.port, contract.version, len(loop.gallery))
+    log.info("kiosk page on http://%s:%d/ and admin page on http://%s:%d/admin/ (model %s, %d people)",
+             config.web.host, config.web.port, config.web.host, config.web.port, contract.version, len(loop.gallery))
+    from kiosk.web import passwords
+
+    if not passwords.is_set(Path(config.kiosk.data_dir)):
+        log.warning("no admin password yet: run 'kiosk admin set-password' to use the admin page")
 
     def shutdown(signum, frame):
         log.info("signal %d: shutting down", signum)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -11,6 +13,8 @@ from kiosk.cameras import CameraError
 class UsbCamera:
     def __init__(self, device: int = 0, width: int = 640, height: int = 480):
         self.name = f"usb:{device}"
+        if not Path(f"/dev/video{device}").exists():
+            raise CameraError(f"no USB camera at /dev/video{device}")
         self._cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
         if not self._cap.isOpened():
             self._cap.release()
