@@ -26,7 +26,7 @@ def loss_curve(history_csv: Path, png: Path) -> None:
         ax2.plot(epochs, [float(r["val_acc"]) for r in rows], color="tab:green", label="held-out pair accuracy")
         ax2.set_ylabel("held-out accuracy")
         ax2.legend(loc="center right")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper center")
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
