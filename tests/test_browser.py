@@ -53,6 +53,13 @@ def server(tmp_path, detector):
     srv.shutdown()
 
 
+def wait_for(browser, text):
+    """Clicks submit forms asynchronously: wait for the next page instead of racing it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda d: text in d.page_source)
+
+
 def shot(browser, name):
     folder = TEST_OUTPUT / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,26 +77,28 @@ def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, browser, server)
     assert "/admin/login" in browser.current_url
     browser.find_element(By.NAME, "password").send_keys("not the password")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert "Wrong password" in browser.page_source
+    wait_for(browser, "Wrong password")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     shot(browser, "login")
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    assert "Staff (0)" in browser.page_source
+    wait_for(browser, "Staff (0)")
 
     form = browser.find_element(By.CSS_SELECTOR, "form[action='/admin/enroll']")
     form.find_element(By.NAME, "name").send_keys("Colin Powell")
     form.find_element(By.NAME, "photo").send_keys(str(lfw_image("Colin_Powell", 2)))
     form.find_element(By.CSS_SELECTOR, "button").click()
-    assert "Colin Powell enrolled." in browser.page_source
+    wait_for(browser, "Colin Powell enrolled.")
     assert "Staff (1)" in browser.page_source
     thumbnail = browser.find_element(By.CSS_SELECTOR, ".staff img")
     assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) == 64
     shot(browser, "staff")
 
     browser.find_element(By.LINK_TEXT, "Colin Powell").click()
+    wait_for(browser, "Replace photo")
     shot(browser, "employee")
     browser.find_element(By.CSS_SELECTOR, "button.danger").click()
-    assert "Colin Powell removed." in browser.page_source and "No one is enrolled yet." in browser.page_source
+    wait_for(browser, "Colin Powell removed.")
+    assert "No one is enrolled yet." in browser.page_source
 
     browser.get(server + "/admin/attendance")
     shot(browser, "attendance")
