@@ -4,14 +4,13 @@ and the sidecar the kiosk loads."""
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow", reason="export needs the trainer extra (TensorFlow)")
 
 from kiosk.contract import load_contract  # noqa: E402
 from trainer.export import ExportError, build_keras, check_integer_only, compile_edgetpu, convert, op_names, parity  # noqa: E402
-from trainer.prepare import FaceCache, prepare  # noqa: E402
+from trainer.prepare import prepare  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[1] / "trainer" / "weights"
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Serena_Williams", "Gerhard_Schroeder", "Jennifer_Capriati", "Ariel_Sharon"]

@@ -12,12 +12,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.alignment import align_face
 from kiosk.detection import FaceDetector
 from trainer import plots
 from trainer.lfw import read_pairs
 from trainer.metrics import accuracy_at, best_threshold, kfold_accuracy, roc_auc, roc_curve, tar_at_far
-from trainer.prepare import central_face
+from trainer.prepare import central_crop
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,7 @@ def aligned_crops(images: Path, names: list[str], detector: FaceDetector, size: 
         image = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
         if image is None:
             raise FileNotFoundError(f"{images / name}: image missing or unreadable")
-        detections = detector.detect(image)
-        crops[name] = align_face(image, central_face(detections, image.shape).keypoints, size)[:, :, ::-1] if detections else None
+        crops[name] = central_crop(detector, image, size)
     return crops
 
 

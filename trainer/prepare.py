@@ -62,6 +62,14 @@ def central_face(detections, shape):
     return min(detections, key=lambda d: float(np.linalg.norm(d.box.reshape(2, 2).mean(0) - centre)))
 
 
+def central_crop(detector: FaceDetector, image_bgr: np.ndarray, size: int) -> np.ndarray | None:
+    """Aligned RGB crop of the most central face, or None when no face is found."""
+    detections = detector.detect(image_bgr, bgr=True)
+    if not detections:
+        return None
+    return align_face(image_bgr, central_face(detections, image_bgr.shape).keypoints, size)[:, :, ::-1]
+
+
 def prepare(images: Path, detector: FaceDetector, size: int, progress: bool = True) -> tuple[FaceCache, list[str]]:
     files = list_images(images)
     crops, paths, people, failed = [], [], [], []
@@ -71,12 +79,11 @@ def prepare(images: Path, detector: FaceDetector, size: int, progress: bool = Tr
         if image is None:
             failed.append(f"{rel}\tunreadable image")
             continue
-        detections = detector.detect(image, bgr=True)
-        if not detections:
+        crop = central_crop(detector, image, size)
+        if crop is None:
             failed.append(f"{rel}\tno face found")
             continue
-        face = central_face(detections, image.shape)
-        crops.append(align_face(image, face.keypoints, size)[:, :, ::-1])
+        crops.append(crop)
         paths.append(rel)
         people.append(file.parent.name)
     cache = FaceCache(np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8), np.array(paths), np.array(people))
