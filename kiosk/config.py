@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,7 @@ _POSITIVE = {
 
 def _coerce(value, annotation, where: str):
     origin = typing.get_origin(annotation)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
         return _coerce(value, options[0], where)
     if annotation is Path:

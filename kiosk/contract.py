@@ -35,13 +35,6 @@ class ModelContract:
     quantization: str = "float32"
     metrics: dict = field(default_factory=dict)
 
-    def to_json(self) -> dict:
-        return sidecar_dict(
-            version=self.version, model_file=self.model_path.name, input_size=self.input_size,
-            color_order=self.color_order, mean=self.mean, std=self.std, embedding_size=self.embedding_size,
-            distance=self.distance, threshold=self.threshold, quantization=self.quantization, metrics=self.metrics,
-        )
-
 
 def sidecar_path_for(model_path: Path) -> Path:
     return model_path.with_suffix(".json")

@@ -116,8 +116,8 @@ class KioskLoop:
                 winner, at=self.clock(), distance=result.match.distance, kiosk_id=self.kiosk_id,
                 model_version=self.model_version, cooldown_seconds=self.settings.cooldown_seconds,
             )
-            local = dt.datetime.fromisoformat(punch.at if punch else self.clock().isoformat())
             if punch is not None:
+                local = dt.datetime.fromisoformat(punch.at)
                 log.info("punch %s for employee %d", punch.direction, punch.employee_id)
                 self.status.last_recognitions.appendleft({"employee_id": punch.employee_id, "name": punch.name, "direction": punch.direction, "at": punch.at})
                 self.status.show("welcome", f"Welcome, {punch.name} - {punch.direction} at {local:%H:%M}")

@@ -85,6 +85,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _fit_default(name: str):
+    """Defaults live in FitConfig only; the command line shows the same ones."""
+    from dataclasses import fields
+
+    from trainer.fit import FitConfig
+
+    return next(f.default for f in fields(FitConfig) if f.name == name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainer", description="Train, evaluate and export the kiosk's face-embedding model.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -102,17 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-people", required=True, help="people file listing who may be trained on (e.g. peopleDevTrain.txt)")
     p.add_argument("--out", default="runs/default", help="run folder (default: %(default)s)")
     p.add_argument("--teacher", help="descriptors.npz of a teacher to distil from (e.g. ../shared/data/lfw-dlib/descriptors.npz)")
-    p.add_argument("--loss", default="triplet", choices=["triplet", "triplet-hard", "contrastive", "koch", "none"])
-    p.add_argument("--metric-weight", type=float, default=0.5)
-    p.add_argument("--distill-weight", type=float, default=1.0)
-    p.add_argument("--epochs", type=int, default=55)
+    p.add_argument("--loss", default=_fit_default("loss"), choices=["triplet", "triplet-hard", "contrastive", "koch", "none"])
+    p.add_argument("--metric-weight", type=float, default=_fit_default("metric_weight"))
+    p.add_argument("--distill-weight", type=float, default=_fit_default("distill_weight"))
+    p.add_argument("--epochs", type=int, default=_fit_default("epochs"))
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the training faces")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--learning-rate", type=float, default=3e-3)
-    p.add_argument("--embedding-size", type=int, default=128)
-    p.add_argument("--width", type=int, default=32, help="stem channels of the backbone")
-    p.add_argument("--holdout-fraction", type=float, default=0.08, help="people kept out for validation and calibration")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=_fit_default("batch_size"))
+    p.add_argument("--learning-rate", type=float, default=_fit_default("learning_rate"))
+    p.add_argument("--embedding-size", type=int, default=_fit_default("embedding_size"))
+    p.add_argument("--width", type=int, default=_fit_default("width"), help="stem channels of the backbone")
+    p.add_argument("--holdout-fraction", type=float, default=_fit_default("holdout_fraction"), help="people kept out for validation and calibration")
+    p.add_argument("--seed", type=int, default=_fit_default("seed"))
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("evaluate", help="verification accuracy, ROC and TAR@FAR on a pairs file")

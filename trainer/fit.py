@@ -31,7 +31,7 @@ class FitConfig:
     teacher: str | None = None  # lfw-dlib descriptors.npz, for distillation
     embedding_size: int = 128
     width: int = 32
-    epochs: int = 40
+    epochs: int = 55
     batch_size: int = 128
     steps_per_epoch: int | None = None
     learning_rate: float = 3e-3

@@ -103,11 +103,15 @@ def _employee_or_404(employee_id: int):
         abort(404, description=f"No employee with id {employee_id}.")
 
 
+def _staff_page(enroll=None, capture=None, error=None):
+    return render_template("employees.html", employees=get_store().employees(), enroll=enroll or EnrollForm(),
+                           capture=capture or CaptureForm(), can_capture=_services().capture is not None, error=error)
+
+
 @bp.get("/")
 @login_required
 def employees():
-    return render_template("employees.html", employees=get_store().employees(), enroll=EnrollForm(), capture=CaptureForm(),
-                           can_capture=_services().capture is not None)
+    return _staff_page()
 
 
 @bp.post("/enroll")
@@ -115,13 +119,11 @@ def employees():
 def enroll():
     form = EnrollForm()
     if not form.validate_on_submit():
-        return render_template("employees.html", employees=get_store().employees(), enroll=form, capture=CaptureForm(),
-                               can_capture=_services().capture is not None, error="Give a name and choose a photo."), 400
+        return _staff_page(enroll=form, error="Give a name and choose a photo."), 400
     try:
         crop, embedding = reference_face(_services().encoder, decode_photo(form.photo.data.read()))
     except EnrollmentError as exc:
-        return render_template("employees.html", employees=get_store().employees(), enroll=form, capture=CaptureForm(),
-                               can_capture=_services().capture is not None, error=str(exc)), 422
+        return _staff_page(enroll=form, error=str(exc)), 422
     return _finish_enrollment(form.name.data.strip(), crop, embedding, None)
 
 
@@ -141,8 +143,7 @@ def capture():
         except EnrollmentError as exc:
             error = f"{exc} (ask them to stand in front of the kiosk and click Capture again)"
     if error:
-        return render_template("employees.html", employees=get_store().employees(), enroll=EnrollForm(), capture=form,
-                               can_capture=_services().capture is not None, error=error), 422
+        return _staff_page(capture=form, error=error), 422
     return _finish_enrollment(form.name.data.strip(), crop, embedding, None)
 
 
