@@ -44,10 +44,11 @@ def losses(run):
 
 def fit(tiny_data, name, **kw):
     kw.setdefault("epochs", 6)
+    kw.setdefault("learning_rate", 1e-2)
     config = FitConfig(
         cache=str(tiny_data / "cache.npz"), out=str(tiny_data / name), train_people=str(tiny_data / "people.txt"),
         teacher=str(tiny_data / "teacher.npz"), width=8, batch_size=16, steps_per_epoch=6,
-        learning_rate=1e-2, holdout_fraction=0.2, **kw,
+        holdout_fraction=0.2, **kw,
     )
     return run_fit(config)
 
@@ -94,3 +95,77 @@ def test_an_interrupted_run_resumes_where_it_stopped(tiny_data):
     run_fit(FitConfig(**config))
     epochs = [int(r) for r in (run_dir / "history.csv").read_text().split()[1:] for r in [r.split(",")[0]]]
     assert epochs == [0, 1, 2, 3, 4]  # epochs 0-2 once, then 3-4 after the restart
+
+
+def write_taught(folder, crops, descriptors):
+    folder.mkdir()
+    np.savez(folder / "shard-00000.npz", crops=crops, descriptors=descriptors,
+             weights=np.ones(len(crops), np.float32), sources=np.array([["P0/P0_0001.jpg", ""]] * len(crops)))
+    return folder
+
+
+def test_teacher_labelled_faces_fill_batches_as_identities_of_their_own(tiny_data):
+    from trainer.data import TripletBatches
+
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 255, (8, 32, 32, 3)).astype(np.uint8)
+    labels = np.repeat(np.arange(2), 4)
+    teacher = np.eye(128, dtype=np.float32)[labels]
+    extra_targets = np.eye(128, dtype=np.float32)[10:15]
+    batches = TripletBatches(crops, labels, teacher, teacher, batch_size=16, k=4, steps=2,
+                             extra=(crops[:5], extra_targets), extra_fraction=0.5)
+    x, y = batches[0]
+    assert x.shape == (16, 32, 32, 3)
+    real, extra = y[:8], y[8:]
+    assert set(real[:, -1]) <= {0.0, 1.0}
+    assert (extra[:, -1] < 0).all()  # never a positive of anyone else
+    for row in extra:  # each new face carries the teacher's target of the very sample drawn
+        r = int(-row[-1] - 1)
+        np.testing.assert_array_equal(row[:128], extra_targets[r])
+
+
+def test_fine_tuning_on_taught_faces_starts_from_given_weights(tiny_data):
+    first = fit(tiny_data, "base", epochs=2)
+    rng = np.random.default_rng(2)
+    taught = write_taught(tiny_data / "taught", rng.integers(0, 255, (20, 32, 32, 3)).astype(np.uint8),
+                          rng.normal(size=(20, 128)).astype(np.float32))
+    tuned = fit(tiny_data, "tuned", epochs=1, learning_rate=1e-9, taught=str(taught),
+                init_weights=str(first / "final.weights.h5"))
+    import keras
+
+    from trainer.export import build_keras
+
+    a, _ = build_keras(first, "final.weights.h5")
+    b, _ = build_keras(tuned, "final.weights.h5")
+    conv = [w for w in a.weights if "kernel" in w.path][0].path
+    wa = {w.path: keras.ops.convert_to_numpy(w) for w in a.weights}[conv]
+    wb = {w.path: keras.ops.convert_to_numpy(w) for w in b.weights}[conv]
+    np.testing.assert_allclose(wa, wb, atol=1e-5)  # a near-zero learning rate keeps the starting weights
+
+
+def test_taught_needs_the_teacher(tiny_data):
+    taught = write_taught(tiny_data / "taught", np.zeros((2, 32, 32, 3), np.uint8), np.ones((2, 128), np.float32))
+    config = FitConfig(cache=str(tiny_data / "cache.npz"), out=str(tiny_data / "x"), train_people=str(tiny_data / "people.txt"),
+                       taught=str(taught))
+    with pytest.raises(ValueError, match="--taught needs --teacher"):
+        run_fit(config)
+
+
+def test_a_blend_mixes_teacher_chip_and_student_crop_alike():
+    from trainer.teach import make_sample
+
+    class FakeTeacher:
+        def chip(self, path):
+            return np.full((150, 150, 3), 200 if path.startswith("A") else 0, np.uint8)
+
+    cache = FaceCache(np.stack([np.full((32, 32, 3), 200, np.uint8), np.zeros((32, 32, 3), np.uint8)]),
+                      np.array(["A/A_0001.jpg", "B/B_0001.jpg"]), np.array(["A", "B"]))
+    seen_blend = False
+    for seed in range(20):
+        crop, chip, (a, b), weight = make_sample(FakeTeacher(), cache, np.array([0, 1]), 1.0, np.random.default_rng(seed))
+        assert b >= 0 and cache.people[a] != cache.people[b]  # a blend is always of two different people
+        assert 0.3 <= weight <= 0.7
+        # same blend and the same colour change on both sides: their mean brightness agrees
+        assert abs(float(crop.mean()) - float(chip.mean())) < 3.0
+        seen_blend |= 40 < crop.mean() < 160
+    assert seen_blend

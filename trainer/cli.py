@@ -36,10 +36,22 @@ def cmd_fit(args) -> int:
         embedding_size=args.embedding_size, width=args.width, epochs=args.epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, loss=args.loss,
         metric_weight=args.metric_weight, distill_weight=args.distill_weight, holdout_fraction=args.holdout_fraction,
-        seed=args.seed,
+        seed=args.seed, taught=args.taught, taught_fraction=args.taught_fraction, init_weights=args.init_weights,
     )
     out = run_fit(config)
     print(f"weights, history, loss curve and TensorBoard logs in {out}")
+    return 0
+
+
+def cmd_teach(args) -> int:
+    from trainer.teach import TeachConfig, run_teach
+
+    out = run_teach(TeachConfig(
+        cache=args.cache, images=args.images, teacher=args.teacher, train_people=args.train_people, out=args.out,
+        samples=args.samples, mix_fraction=args.mix_fraction, holdout_fraction=args.holdout_fraction,
+        workers=args.workers, seed=args.seed,
+    ))
+    print(f"teacher-labelled samples in {out}")
     return 0
 
 
@@ -122,7 +134,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=_fit_default("width"), help="stem channels of the backbone")
     p.add_argument("--holdout-fraction", type=float, default=_fit_default("holdout_fraction"), help="people kept out for validation and calibration")
     p.add_argument("--seed", type=int, default=_fit_default("seed"))
+    p.add_argument("--taught", help="folder of teacher-labelled new faces from 'trainer teach' (needs --teacher)")
+    p.add_argument("--taught-fraction", type=float, default=_fit_default("taught_fraction"), help="share of each batch drawn from --taught")
+    p.add_argument("--init-weights", help="start from these .weights.h5 (same width, size and embedding) instead of random")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("teach", help="new training faces (blends, colour changes) described by the teacher (needs dlib)")
+    p.add_argument("--cache", required=True, help="face cache from 'trainer prepare'")
+    p.add_argument("--images", required=True, help="the images folder the cache was made from")
+    p.add_argument("--teacher", required=True, help="lfw-dlib descriptors.npz (its face boxes place dlib's landmarks)")
+    p.add_argument("--train-people", required=True, help="the same people file as for 'trainer fit'")
+    p.add_argument("--out", default="cache/taught-64", help="folder of sample shards (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=40000, help="how many new faces (default: %(default)s)")
+    p.add_argument("--mix-fraction", type=float, default=0.75, help="share of blends of two people (default: %(default)s)")
+    p.add_argument("--holdout-fraction", type=float, default=_fit_default("holdout_fraction"), help="as for 'trainer fit'")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_teach)
 
     p = sub.add_parser("evaluate", help="verification accuracy, ROC and TAR@FAR on a pairs file")
     p.add_argument("--model", required=True, help="an exported .tflite (with sidecar) or a run's .weights.h5")

@@ -28,8 +28,9 @@ def holdout_person(name: str, fraction: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
-def load_teacher(path: str | Path, paths: np.ndarray, excluded_people: set[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Unit teacher descriptors (original, mirrored) aligned with ``paths``.
+def load_teacher(path: str | Path, paths: np.ndarray, excluded_people: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit teacher descriptors (original, mirrored) aligned with ``paths``,
+    and the centre they were moved by.
 
     dlib's descriptors all sit in a narrow cone (strangers are ~0.17 apart in
     cosine distance), so they are centred on the training people's mean first:
@@ -44,13 +45,16 @@ def load_teacher(path: str | Path, paths: np.ndarray, excluded_people: set[str])
     people = np.array([p.split("/")[0] for p in paths])
     mask = np.isin(people, list(excluded_people))
     centre = np.concatenate([original[~mask], mirrored[~mask]]).mean(axis=0)
-    original = original - centre
-    mirrored = mirrored - centre
-    original /= np.linalg.norm(original, axis=1, keepdims=True)
-    mirrored /= np.linalg.norm(mirrored, axis=1, keepdims=True)
+    original, mirrored = centred(original, centre), centred(mirrored, centre)
     original[mask] = 0
     mirrored[mask] = 0
-    return original, mirrored
+    return original, mirrored, centre
+
+
+def centred(descriptors: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Teacher descriptors moved by ``centre`` and scaled to unit length."""
+    moved = descriptors.astype(np.float32) - centre
+    return moved / np.linalg.norm(moved, axis=1, keepdims=True)
 
 
 def make_pairs(cache: FaceCache, rows: np.ndarray, n_pairs: int, rng: np.random.Generator) -> list[Pair]:
@@ -73,7 +77,7 @@ def make_pairs(cache: FaceCache, rows: np.ndarray, n_pairs: int, rng: np.random.
     return pairs
 
 
-def augment(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+def augment(crop: np.ndarray, rng: np.random.Generator, photometric: bool = True) -> tuple[np.ndarray, bool]:
     """Photometric and small geometric jitter of one aligned RGB crop; returns
     the new crop and whether it was mirrored (the teacher has a mirrored descriptor)."""
     size = crop.shape[0]
@@ -85,6 +89,8 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, boo
     matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
     matrix[:, 2] += rng.uniform(-0.04, 0.04, 2) * size
     img = cv2.warpAffine(np.ascontiguousarray(crop), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if not photometric:
+        return img, flipped
     img = img.astype(np.float32)
     if rng.random() < 0.2:
         low = int(size * rng.uniform(0.45, 0.8))
@@ -99,9 +105,12 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, boo
 
 class TripletBatches(keras.utils.PyDataset):
     """P identities x K images per batch (so every anchor has positives),
-    filled up with single images; ``y = [teacher descriptor | label]``."""
+    filled up with single images, or with teacher-labelled new faces
+    (``extra``: crops and unit targets, see ``trainer teach``) which count
+    as identities of their own; ``y = [teacher descriptor | label]``."""
 
-    def __init__(self, crops, labels, teacher, teacher_mirrored, *, batch_size=128, k=4, steps=None, seed=0, augment_images=True, **kwargs):
+    def __init__(self, crops, labels, teacher, teacher_mirrored, *, batch_size=128, k=4, steps=None, seed=0,
+                 augment_images=True, extra=None, extra_fraction=0.0, **kwargs):
         super().__init__(**kwargs)
         self.crops, self.labels = crops, labels
         self.teacher, self.teacher_mirrored = teacher, teacher_mirrored
@@ -109,6 +118,8 @@ class TripletBatches(keras.utils.PyDataset):
         self.steps = steps or max(1, len(crops) // batch_size)
         self.seed = seed
         self.augment_images = augment_images
+        self.extra = extra
+        self.n_extra = int(round(batch_size * extra_fraction)) if extra is not None else 0
         self.epoch = 0
         by_label: dict[int, list[int]] = {}
         for i, label in enumerate(labels):
@@ -123,19 +134,29 @@ class TripletBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         rng = np.random.default_rng((self.seed, self.epoch, index))
+        n_real = self.batch_size - self.n_extra
         rows = []
-        for g in rng.choice(len(self.groups), self.batch_size // (2 * self.k), replace=False):
+        for g in rng.choice(len(self.groups), n_real // (2 * self.k), replace=False):
             group = self.groups[g]
             rows.extend(rng.choice(group, self.k, replace=len(group) < self.k))
-        rows.extend(rng.integers(0, len(self.crops), self.batch_size - len(rows)))
+        rows.extend(rng.integers(0, len(self.crops), n_real - len(rows)))
         rows = np.array(rows)
-        images = np.empty((len(rows),) + self.crops.shape[1:], np.uint8)
-        targets = np.empty((len(rows), self.teacher.shape[1]), np.float32)
+        images = np.empty((self.batch_size,) + self.crops.shape[1:], np.uint8)
+        targets = np.empty((self.batch_size, self.teacher.shape[1]), np.float32)
+        labels = np.empty(self.batch_size, np.float32)
         for j, r in enumerate(rows):
             if self.augment_images:
                 images[j], flipped = augment(self.crops[r], rng)
             else:
                 images[j], flipped = self.crops[r], False
             targets[j] = self.teacher_mirrored[r] if flipped else self.teacher[r]
-        y = np.concatenate([targets, self.labels[rows, None].astype(np.float32)], axis=1)
+            labels[j] = self.labels[r]
+        if self.n_extra:
+            extra_crops, extra_targets = self.extra
+            for j, r in enumerate(rng.integers(0, len(extra_crops), self.n_extra), start=n_real):
+                # already colour-changed with the teacher watching: only geometric jitter here
+                images[j] = augment(extra_crops[r], rng, photometric=False)[0] if self.augment_images else extra_crops[r]
+                targets[j] = extra_targets[r]  # mirrored blends keep the target (dlib: cosine 0.99)
+                labels[j] = -1.0 - r  # a new face is nobody else
+        y = np.concatenate([targets, labels[:, None]], axis=1)
         return normalise(images), y

@@ -12,13 +12,14 @@ import keras
 import numpy as np
 
 from trainer import plots
-from trainer.data import TripletBatches, holdout_person, load_teacher, make_pairs, normalise
+from trainer.data import TripletBatches, centred, holdout_person, load_teacher, make_pairs, normalise
 from trainer.embed import embed_keras, pair_distances
 from trainer.lfw import read_people
 from trainer.losses import combined_loss, koch_bce
 from trainer.metrics import accuracy_at, best_threshold
 from trainer.model import build_embedding_model, build_siamese_koch
 from trainer.prepare import FaceCache
+from trainer.teach import load_taught
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class FitConfig:
     holdout_fraction: float = 0.08  # people kept out of training for validation and calibration
     seed: int = 0
     input_size: int | None = None  # taken from the cache
+    taught: str | None = None  # folder of teacher-labelled new faces from 'trainer teach'
+    taught_fraction: float = 0.6  # share of each batch drawn from them
+    init_weights: str | None = None  # start from these weights (fine-tuning) instead of random
 
 
 def split(cache: FaceCache, config: FitConfig):
@@ -127,9 +131,16 @@ def run_fit(config: FitConfig) -> Path:
         raise ValueError(f"{config.train_people}: none of its people are in {config.cache}")
     names = {n: i for i, n in enumerate(sorted(set(cache.people[train_rows])))}
     labels = np.array([names[p] for p in cache.people[train_rows]])
+    extra = None
     if config.teacher:
         excluded = set(cache.people) - set(cache.people[train_rows])
-        teacher, mirrored = load_teacher(config.teacher, cache.paths[train_rows], excluded)
+        teacher, mirrored, centre = load_teacher(config.teacher, cache.paths[train_rows], excluded)
+        if config.taught:
+            taught = load_taught(config.taught, config.input_size)
+            extra = (taught.crops, centred(taught.descriptors, centre))
+            log.info("plus %d teacher-labelled new faces from %s", len(taught.crops), config.taught)
+    elif config.taught:
+        raise ValueError("--taught needs --teacher (its descriptors are centred like the teacher's)")
     else:
         teacher = mirrored = np.zeros((len(train_rows), config.embedding_size), np.float32)
     log.info("training on %d faces of %d people; %d faces held out", len(train_rows), len(names), len(holdout_rows))
@@ -137,9 +148,12 @@ def run_fit(config: FitConfig) -> Path:
     batches = TripletBatches(
         cache.crops[train_rows], labels, teacher, mirrored,
         batch_size=config.batch_size, steps=config.steps_per_epoch, seed=config.seed, workers=2,
+        extra=extra, extra_fraction=config.taught_fraction if extra is not None else 0.0,
     )
     keras.utils.set_random_seed(config.seed)
     embedding = build_embedding_model(config.input_size, config.embedding_size, config.width)
+    if config.init_weights:
+        embedding.load_weights(config.init_weights)
     steps = config.epochs * len(batches)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate / 10, steps, alpha=0.01, warmup_target=config.learning_rate, warmup_steps=max(1, len(batches))
