@@ -14,6 +14,17 @@ def test_accuracy_and_best_threshold():
     assert 0.3 < t < 0.45 or 0.5 < t < 0.7
 
 
+def test_balanced_threshold_weighs_matches_and_mismatches_equally():
+    # 2 matches at 0.5, 3 mismatches closer and 95 farther: plain accuracy is
+    # best rejecting everything (2 errors, not 3); balanced accuracy accepts
+    # both matches at the price of 3 of 98 mismatches.
+    d = np.concatenate([[0.50, 0.52], [0.45, 0.46, 0.47], np.linspace(0.6, 1.0, 95)])
+    same = np.arange(100) < 2
+    assert best_threshold(d, same) < 0.45
+    t = best_threshold(d, same, balanced=True)
+    assert 0.52 < t < 0.6
+
+
 def test_threshold_for_far_admits_at_most_that_share_of_impostors():
     impostor = np.linspace(0.5, 1.5, 1000)
     d = np.concatenate([np.full(10, 0.2), impostor])

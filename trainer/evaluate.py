@@ -84,7 +84,7 @@ def evaluate(pairs_file: Path, images: Path, embed_one, size: int, detector: Fac
             threshold = best_threshold(distances(calib), cs)
             data["threshold_source"] = f"best accuracy on {calibration_pairs.name}"
         elif threshold is not None:
-            data["threshold_source"] = "given"
+            data["threshold_source"] = "given (the sidecar's: best balanced accuracy on held-out training people)"
         else:
             raise ValueError("a single-fold pairs file needs --calibration-pairs or a model sidecar with a threshold")
         data.update(accuracy=accuracy_at(d, same, threshold), threshold=threshold)

@@ -155,7 +155,7 @@ def calibrate(embeddings: np.ndarray, index: dict[str, int], pairs, far: float) 
         "far_target": far,
         "threshold": threshold,
         "tar_at_threshold": float(np.mean(d[same] <= threshold)),
-        "accuracy_threshold": best_threshold(d, same),
+        "accuracy_threshold": best_threshold(d, same, balanced=True),
         "roc_auc": roc_auc(d, same),
         "tar_at_far_1e-2": tar_at_far(d, same, 1e-2),
         "tar_at_far_1e-3": tar_at_far(d, same, 1e-3),

@@ -10,13 +10,22 @@ def accuracy_at(distances: np.ndarray, same: np.ndarray, threshold: float) -> fl
     return float(np.mean((distances <= threshold) == same))
 
 
-def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
-    """The threshold that maximises accuracy, midway between neighbouring distances."""
+def best_threshold(distances: np.ndarray, same: np.ndarray, balanced: bool = False) -> float:
+    """The threshold that maximises accuracy, midway between neighbouring
+    distances. ``balanced`` maximises the mean of the match and mismatch
+    accuracies instead, as if there were as many of each (LFW's pairs files
+    are balanced; calibration sets with far more mismatches are not)."""
+    same = np.asarray(same, bool)
     order = np.sort(np.unique(distances))
     candidates = np.concatenate([[order[0] - 1e-6], (order[:-1] + order[1:]) / 2, [order[-1] + 1e-6]])
-    accept = distances[None, :] <= candidates[:, None]
-    accuracies = (accept == same[None, :]).mean(axis=1)
-    return float(candidates[int(np.argmax(accuracies))])
+    match, mismatch = np.sort(distances[same]), np.sort(distances[~same])
+    accepted = np.searchsorted(match, candidates, side="right")
+    rejected = mismatch.size - np.searchsorted(mismatch, candidates, side="right")
+    if balanced:
+        score = accepted / max(match.size, 1) + rejected / max(mismatch.size, 1)
+    else:
+        score = accepted + rejected
+    return float(candidates[int(np.argmax(score))])
 
 
 def threshold_for_far(distances: np.ndarray, same: np.ndarray, far: float) -> float:
