@@ -73,7 +73,8 @@ def main() -> None:
 
     threshold = best_threshold(our_distances(calib), np.array([p.same for p in calib]))
     same = np.array([p.same for p in pairs])
-    our_acc = accuracy_at(our_distances(pairs), same, threshold)
+    test_distances = our_distances(pairs)
+    our_acc = accuracy_at(test_distances, same, threshold)
     sidecar_threshold = embedder.contract.metrics.get("accuracy_threshold")
 
     # dlib: its HOG detector (not timed) and its ResNet descriptor (timed, incl. its 5-point landmarks).
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"pairs: {len(pairs)} from {Path(args.pairs).name}")
     print(f"accuracy   ours (int8, threshold {threshold:.3f} from {Path(args.calibration_pairs).name}): {100 * our_acc:.2f}%")
     if sidecar_threshold is not None:
-        sidecar_acc = accuracy_at(our_distances(pairs), same, sidecar_threshold)
+        sidecar_acc = accuracy_at(test_distances, same, sidecar_threshold)
         print(f"accuracy   ours (int8, sidecar threshold {sidecar_threshold:.3f} from held-out training people): {100 * sidecar_acc:.2f}%")
     print(f"accuracy   dlib (ResNet, distance 0.6): {100 * dlib_acc:.2f}%")
     print(f"embedding  ours: {ours_ms:.2f} ms/face   dlib: {dlib_ms:.2f} ms/face   (1 thread, median)")

@@ -59,6 +59,10 @@ def test_distillation_with_triplets_trains_and_its_loss_drops(tiny_data):
     assert len(history) == 6 and history[-1] < 0.8 * history[0]
     for name in ("config.json", "final.weights.h5", "loss.png"):
         assert (run / name).is_file()
+    import h5py
+
+    with h5py.File(run / "final.weights.h5") as weights:
+        assert "layers" in weights and "optimizer" not in weights  # the network only, not AdamW's moments
 
 
 @pytest.mark.parametrize("loss", ["contrastive", "koch"])

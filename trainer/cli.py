@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 log = logging.getLogger("trainer")
@@ -97,19 +98,20 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _fit_default(name: str):
-    """Defaults live in FitConfig only; the command line shows the same ones."""
-    from dataclasses import fields
-
-    from trainer.fit import FitConfig
-
-    return next(f.default for f in fields(FitConfig) if f.name == name)
+def _default(config_class, name: str):
+    """Defaults live in the config dataclasses only; the command line shows the same ones."""
+    return next(f.default for f in fields(config_class) if f.name == name)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainer", description="Train, evaluate and export the kiosk's face-embedding model.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+    from trainer.fit import FitConfig
+    from trainer.teach import TeachConfig
+
+    def fit_default(name):
+        return _default(FitConfig, name)
 
     p = sub.add_parser("prepare", help="detect and align faces of a Person/image folder into a cache")
     p.add_argument("--images", required=True, help="folder in LFW layout: Person/image.jpg")
@@ -123,19 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-people", required=True, help="people file listing who may be trained on (e.g. peopleDevTrain.txt)")
     p.add_argument("--out", default="runs/default", help="run folder (default: %(default)s)")
     p.add_argument("--teacher", help="descriptors.npz of a teacher to distil from (e.g. ../shared/data/lfw-dlib/descriptors.npz)")
-    p.add_argument("--loss", default=_fit_default("loss"), choices=["triplet", "triplet-hard", "contrastive", "koch", "none"])
-    p.add_argument("--metric-weight", type=float, default=_fit_default("metric_weight"))
-    p.add_argument("--distill-weight", type=float, default=_fit_default("distill_weight"))
-    p.add_argument("--epochs", type=int, default=_fit_default("epochs"))
+    p.add_argument("--loss", default=fit_default("loss"), choices=["triplet", "triplet-hard", "contrastive", "koch", "none"])
+    p.add_argument("--metric-weight", type=float, default=fit_default("metric_weight"))
+    p.add_argument("--distill-weight", type=float, default=fit_default("distill_weight"))
+    p.add_argument("--epochs", type=int, default=fit_default("epochs"))
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the training faces")
-    p.add_argument("--batch-size", type=int, default=_fit_default("batch_size"))
-    p.add_argument("--learning-rate", type=float, default=_fit_default("learning_rate"))
-    p.add_argument("--embedding-size", type=int, default=_fit_default("embedding_size"))
-    p.add_argument("--width", type=int, default=_fit_default("width"), help="stem channels of the backbone")
-    p.add_argument("--holdout-fraction", type=float, default=_fit_default("holdout_fraction"), help="people kept out for validation and calibration")
-    p.add_argument("--seed", type=int, default=_fit_default("seed"))
+    p.add_argument("--batch-size", type=int, default=fit_default("batch_size"))
+    p.add_argument("--learning-rate", type=float, default=fit_default("learning_rate"))
+    p.add_argument("--embedding-size", type=int, default=fit_default("embedding_size"))
+    p.add_argument("--width", type=int, default=fit_default("width"), help="stem channels of the backbone")
+    p.add_argument("--holdout-fraction", type=float, default=fit_default("holdout_fraction"), help="people kept out for validation and calibration")
+    p.add_argument("--seed", type=int, default=fit_default("seed"))
     p.add_argument("--taught", help="folder of teacher-labelled new faces from 'trainer teach' (needs --teacher)")
-    p.add_argument("--taught-fraction", type=float, default=_fit_default("taught_fraction"), help="share of each batch drawn from --taught")
+    p.add_argument("--taught-fraction", type=float, default=fit_default("taught_fraction"), help="share of each batch drawn from --taught")
     p.add_argument("--init-weights", help="start from these .weights.h5 (same width, size and embedding) instead of random")
     p.set_defaults(func=cmd_fit)
 
@@ -145,11 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", required=True, help="lfw-dlib descriptors.npz (its face boxes place dlib's landmarks)")
     p.add_argument("--train-people", required=True, help="the same people file as for 'trainer fit'")
     p.add_argument("--out", default="cache/taught-64", help="folder of sample shards (default: %(default)s)")
-    p.add_argument("--samples", type=int, default=40000, help="how many new faces (default: %(default)s)")
-    p.add_argument("--mix-fraction", type=float, default=0.75, help="share of blends of two people (default: %(default)s)")
-    p.add_argument("--holdout-fraction", type=float, default=_fit_default("holdout_fraction"), help="as for 'trainer fit'")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=_default(TeachConfig, "samples"), help="how many new faces (default: %(default)s)")
+    p.add_argument("--mix-fraction", type=float, default=_default(TeachConfig, "mix_fraction"), help="share of blends of two people (default: %(default)s)")
+    p.add_argument("--holdout-fraction", type=float, default=fit_default("holdout_fraction"), help="as for 'trainer fit'")
+    p.add_argument("--workers", type=int, default=_default(TeachConfig, "workers"))
+    p.add_argument("--seed", type=int, default=_default(TeachConfig, "seed"))
     p.set_defaults(func=cmd_teach)
 
     p = sub.add_parser("evaluate", help="verification accuracy, ROC and TAR@FAR on a pairs file")
@@ -174,11 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Before the parser: it reads the fit defaults, which imports Keras.
     # The CPU workstation trains and exports with TensorFlow; the GPU box sets KERAS_BACKEND=jax.
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:

@@ -10,7 +10,7 @@ import cv2
 import keras
 import numpy as np
 
-from trainer.lfw import Pair
+from trainer.lfw import Pair, read_people
 from trainer.prepare import FaceCache
 
 PIXEL_MEAN = 127.5
@@ -26,6 +26,15 @@ def holdout_person(name: str, fraction: float) -> bool:
     """Stable assignment of a person to the calibration hold-out, independent of ordering."""
     digest = hashlib.sha256(name.encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+def split_rows(cache: FaceCache, train_people: str | Path, holdout_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cache rows of the people that may be trained on, and of those among
+    them held out for validation and calibration."""
+    allowed = read_people(train_people)
+    in_train_file = np.isin(cache.people, list(allowed))
+    held = np.array([holdout_person(p, holdout_fraction) for p in cache.people], dtype=bool)
+    return np.flatnonzero(in_train_file & ~held), np.flatnonzero(in_train_file & held)
 
 
 def load_teacher(path: str | Path, paths: np.ndarray, excluded_people: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

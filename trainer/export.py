@@ -180,14 +180,14 @@ def calibration_pairs(cache, holdout_rows, mismatches: int, seed: int = 1):
 
 
 def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
-    from trainer.fit import FitConfig, split
+    from trainer.data import split_rows
     from trainer.prepare import FaceCache
 
     run, out = Path(config.run), Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model, fit_config = build_keras(run, config.weights)
     cache = FaceCache.load(fit_config["cache"])
-    train_rows, holdout_rows = split(cache, FitConfig(**fit_config))
+    train_rows, holdout_rows = split_rows(cache, fit_config["train_people"], fit_config["holdout_fraction"])
     if not len(holdout_rows):
         raise ExportError("no held-out people to calibrate the threshold on; set holdout_fraction > 0 when fitting")
     rng = np.random.default_rng(0)

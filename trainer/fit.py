@@ -12,9 +12,8 @@ import keras
 import numpy as np
 
 from trainer import plots
-from trainer.data import TripletBatches, centred, holdout_person, load_teacher, make_pairs, normalise
+from trainer.data import TripletBatches, centred, load_teacher, make_pairs, normalise, split_rows
 from trainer.embed import embed_keras, pair_distances
-from trainer.lfw import read_people
 from trainer.losses import combined_loss, koch_bce
 from trainer.metrics import accuracy_at, best_threshold
 from trainer.model import build_embedding_model, build_siamese_koch
@@ -48,13 +47,6 @@ class FitConfig:
     init_weights: str | None = None  # start from these weights (fine-tuning) instead of random
 
 
-def split(cache: FaceCache, config: FitConfig):
-    allowed = read_people(config.train_people)
-    in_train_file = np.isin(cache.people, list(allowed))
-    held = np.array([holdout_person(p, config.holdout_fraction) for p in cache.people])
-    return np.flatnonzero(in_train_file & ~held), np.flatnonzero(in_train_file & held)
-
-
 def recalibrate_batchnorm(model, crops: np.ndarray, batch_size: int = 128) -> None:
     """Set every BatchNorm's moving statistics to their average over ``crops``.
 
@@ -72,6 +64,13 @@ def recalibrate_batchnorm(model, crops: np.ndarray, batch_size: int = 128) -> No
     finally:
         for bn, momentum in zip(norms, saved):
             bn.momentum = momentum
+
+
+def save_weights(model, path: Path) -> None:
+    """The network's weights only: a compiled model's ``save_weights`` also
+    writes the optimizer's moments (twice the network's size), which nothing
+    reads back."""
+    keras.Model(model.inputs, model.outputs, name=model.name).save_weights(path)  # same layers, not compiled
 
 
 class PairValidation(keras.callbacks.Callback):
@@ -126,7 +125,7 @@ def run_fit(config: FitConfig) -> Path:
     cache = FaceCache.load(config.cache)
     config.input_size = int(cache.crops.shape[1])
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    train_rows, holdout_rows = split(cache, config)
+    train_rows, holdout_rows = split_rows(cache, config.train_people, config.holdout_fraction)
     if len(train_rows) == 0:
         raise ValueError(f"{config.train_people}: none of its people are in {config.cache}")
     names = {n: i for i, n in enumerate(sorted(set(cache.people[train_rows])))}
@@ -179,7 +178,7 @@ def run_fit(config: FitConfig) -> Path:
     callbacks += [keras.callbacks.CSVLogger(str(out / "history.csv"), append=True), _tensorboard(out)]
     model.fit(data, epochs=config.epochs, callbacks=[c for c in callbacks if c is not None], verbose=2)
     recalibrate_batchnorm(embedding, calibration_crops)
-    embedding.save_weights(out / "final.weights.h5")
+    save_weights(embedding, out / "final.weights.h5")
     plots.loss_curve(out / "history.csv", out / "loss.png")
     return out
 
@@ -196,7 +195,7 @@ class _BestWeights(keras.callbacks.Callback):
         acc = (logs or {}).get("val_acc", -1.0)
         if acc > self.best:
             self.best = acc
-            self.embedding.save_weights(self.path)
+            save_weights(self.embedding, self.path)
 
 
 def _tensorboard(out: Path):

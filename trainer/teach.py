@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from trainer.data import holdout_person
-from trainer.lfw import read_people
+from trainer.data import split_rows
 from trainer.prepare import FaceCache
 
 log = logging.getLogger(__name__)
@@ -46,15 +44,9 @@ class TeachConfig:
     samples: int = 40000
     shard_size: int = 500
     mix_fraction: float = 0.75
-    holdout_fraction: float = 0.08  # must match 'trainer fit'
+    holdout_fraction: float = 0.08  # must match 'trainer fit' (the CLI passes fit's default)
     workers: int = 2
     seed: int = 0
-
-
-def training_rows(cache: FaceCache, train_people: str, holdout_fraction: float) -> np.ndarray:
-    allowed = read_people(train_people)
-    keep = [p in allowed and not holdout_person(p, holdout_fraction) for p in cache.people]
-    return np.flatnonzero(keep)
 
 
 def photometric(rng: np.random.Generator):
@@ -140,11 +132,15 @@ def _shard_path(out: Path, index: int) -> Path:
     return out / f"shard-{index:05d}.npz"
 
 
-def _write_shard(args) -> int:
-    config, index, rows, boxes = args
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    cache = _worker_cache(config.cache)
-    teacher = _worker_teacher(Path(config.images), boxes)
+_WORKER: dict = {}  # each pool process's config, cache, rows and dlib models
+
+
+def _start_worker(config: TeachConfig, cache: FaceCache, rows: np.ndarray, boxes: dict[str, np.ndarray]) -> None:
+    _WORKER.update(config=config, cache=cache, rows=rows, teacher=_Teacher(Path(config.images), boxes))
+
+
+def _write_shard(index: int) -> int:
+    config, cache, rows, teacher = (_WORKER[k] for k in ("config", "cache", "rows", "teacher"))
     rng = np.random.default_rng((config.seed, index))
     crops, chips, sources, weights = [], [], [], []
     for _ in range(min(config.shard_size, config.samples - index * config.shard_size)):
@@ -164,21 +160,6 @@ def _write_shard(args) -> int:
     return index
 
 
-_CACHE: dict = {}
-
-
-def _worker_cache(path: str) -> FaceCache:
-    if "cache" not in _CACHE:
-        _CACHE["cache"] = FaceCache.load(path)
-    return _CACHE["cache"]
-
-
-def _worker_teacher(images: Path, boxes) -> _Teacher:
-    if "teacher" not in _CACHE:
-        _CACHE["teacher"] = _Teacher(images, boxes)
-    return _CACHE["teacher"]
-
-
 def run_teach(config: TeachConfig) -> Path:
     try:
         import dlib  # noqa: F401
@@ -188,7 +169,7 @@ def run_teach(config: TeachConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = FaceCache.load(config.cache)
-    rows = training_rows(cache, config.train_people, config.holdout_fraction)
+    rows, _ = split_rows(cache, config.train_people, config.holdout_fraction)
     if len(set(cache.people[rows])) < 2:
         raise ValueError(f"{config.train_people}: fewer than two trainable people in {config.cache}")
     with np.load(config.teacher) as data:
@@ -199,9 +180,10 @@ def run_teach(config: TeachConfig) -> Path:
     shards = -(-config.samples // config.shard_size)
     todo = [i for i in range(shards) if not _shard_path(out, i).exists()]
     log.info("%d of %d shards to make from %d faces of %d people", len(todo), shards, len(rows), len(set(cache.people[rows])))
-    jobs = [(config, i, rows, boxes) for i in todo]
-    with multiprocessing.get_context("fork").Pool(config.workers) as pool:
-        for _ in tqdm(pool.imap_unordered(_write_shard, jobs), total=len(jobs), desc="teacher samples", unit="shard"):
+    # fork: the workers share the loaded cache instead of each reading it again
+    context = multiprocessing.get_context("fork")
+    with context.Pool(config.workers, initializer=_start_worker, initargs=(config, cache, rows, boxes)) as pool:
+        for _ in tqdm(pool.imap_unordered(_write_shard, todo), total=len(todo), desc="teacher samples", unit="shard"):
             pass
     return out
 
