@@ -12,7 +12,6 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 
 from kiosk.config import Config, ConfigError, load_config
 
@@ -23,53 +22,64 @@ def _db_path(config: Config) -> Path:
     return Path(config.kiosk.data_dir) / "kiosk.db"
 
 
-def _encoder(config: Config):
+def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, quality=None):
+    """Detector, the aligner the model's sidecar names, and the model: the
+    face pipeline of ``run``, ``enroll`` and ``identify`` (and of the tests
+    and benchmarks)."""
+    from kiosk import landmarks
+    from kiosk.alignment import make_aligner
     from kiosk.detection import FaceDetector, default_model_path
     from kiosk.embedding import Embedder
     from kiosk.inference import TFLiteModel
+    from kiosk.quality import QualitySettings
     from kiosk.recognition import FaceEncoder
 
-    detector = FaceDetector(TFLiteModel(default_model_path(), num_threads=config.model.threads))
-    embedder = Embedder.load(config.model.path, num_threads=config.model.threads, edgetpu=config.model.edgetpu)
-    return FaceEncoder(detector, embedder, config.quality)
+    detector = FaceDetector(TFLiteModel(default_model_path(), num_threads=threads))
+    embedder = Embedder.load(model_path, num_threads=threads, edgetpu=edgetpu)
+    aligner = make_aligner(embedder.contract.alignment, embedder.input_size,
+                           lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())))
+    return FaceEncoder(detector, aligner, embedder, quality or QualitySettings())
 
 
-def _threshold(config: Config, encoder) -> float:
-    return config.model.threshold if config.model.threshold is not None else encoder.embedder.contract.threshold
+def _encoder(config: Config):
+    return build_encoder(config.model.file, threads=config.model.threads, edgetpu=config.model.edgetpu, quality=config.quality)
 
 
-def _read_photo(path: str):
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: not a readable image")
-    return image
+def _recognizer(config: Config, encoder):
+    from kiosk.recognition import Recognizer
+
+    return Recognizer(encoder, config.recognition, config.model.threshold)
 
 
 def cmd_check_config(args, config: Config) -> int:
     from kiosk.contract import load_contract
 
-    contract = load_contract(config.model.path)
+    contract = load_contract(config.model.file)
     print(f"{args.config or 'built-in defaults'}: OK (model {contract.version}, threshold {contract.threshold:.4f})")
     return 0
 
 
 def cmd_enroll(args, config: Config) -> int:
-    from kiosk.enrollment import EnrollmentError, decode_photo, lookalikes, reference_face
+    from kiosk.enrollment import EnrollmentError, lookalikes, make_reference, read_photo
     from kiosk.store import Store
 
     encoder = _encoder(config)
     try:
-        crop, embedding = reference_face(encoder, decode_photo(Path(args.photo).read_bytes()))
+        ref = make_reference(encoder, read_photo(args.photo))
     except EnrollmentError as exc:
-        raise ValueError(f"{args.photo}: {exc}") from None
+        raise ValueError(str(exc) if str(exc).startswith(args.photo) else f"{args.photo}: {exc}") from None
     store = Store(_db_path(config))
     version = encoder.embedder.contract.version
-    similar = lookalikes(store.gallery(version), embedding, _threshold(config, encoder))
+    gallery = store.gallery(version)
+    # The threshold the gallery will use once this person is in it.
+    threshold = _recognizer(config, encoder).thresholds(len(gallery) + 1).good
+    similar = lookalikes(gallery, ref.embedding, threshold)
     if similar and not args.force:
         names = ", ".join(f"{s.name} (#{s.employee_id}, distance {s.distance:.3f})" for s in similar)
         raise ValueError(f"{args.photo}: this face would be recognised as {names}; use --force to enroll anyway")
-    employee_id = store.add_employee(args.name, crop, embedding, version)
-    print(json.dumps({"id": employee_id, "name": args.name.strip()}))
+    employee_id = store.add_employee(args.name, image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
+                                     model_version=version)
+    print(json.dumps({"id": employee_id, "name": args.name.strip(), **({"note": ref.note} if ref.note else {})}))
     return 0
 
 
@@ -101,35 +111,63 @@ def cmd_remove(args, config: Config) -> int:
 
 
 def cmd_list(args, config: Config) -> int:
+    from kiosk.contract import load_contract
     from kiosk.store import Store
 
-    for e in Store(_db_path(config)).employees():
-        print(f"{e.id}\t{e.name}\t{e.created}")
+    store = Store(_db_path(config))
+    stale = set(store.stale_references(load_contract(config.model.file).version))
+    for e in store.employees():
+        print(f"{e.id}\t{e.name}\t{e.created}" + ("\tNEEDS A NEW PHOTO (enrolled for another model)" if e.id in stale else ""))
     return 0
+
+
+def identify_photo(path: str, recognizer, gallery) -> dict:
+    """What the kiosk would decide for one photo, as a JSON-ready dict."""
+    from kiosk.enrollment import EnrollmentError, read_photo
+
+    try:
+        image = read_photo(path)
+    except EnrollmentError as exc:
+        return {"photo": path, "error": str(exc)}
+    result = recognizer.recognize(image, gallery)
+    out = {"photo": path, "quality": result.quality.tier or "refused"}
+    if result.quality.reason:
+        out["quality_reason"] = result.quality.reason
+    if result.match is None:
+        out.update(decision="unknown", reason="no usable face" if not result.quality.ok else "empty gallery")
+        return out
+    out.update(
+        employee_id=result.employee_id, name=result.name, distance=round(result.match.distance, 4),
+        margin=round(min(result.match.margin, 2.0), 4), threshold=round(result.threshold, 4),
+        decision="accepted" if result.accepted else "unknown",
+    )
+    return out
 
 
 def cmd_identify(args, config: Config) -> int:
-    from kiosk.matching import best_match
+    """One JSON object per photo and line, like face_recognition's CLI on a folder."""
     from kiosk.store import Store
 
     encoder = _encoder(config)
-    quality, _, embedding = encoder.encode(_read_photo(args.photo))
-    result = {"photo": args.photo, "quality": quality.reason or "ok"}
-    if embedding is not None:
-        gallery = Store(_db_path(config)).gallery(encoder.embedder.contract.version)
-        match = best_match(gallery.embeddings, embedding) if len(gallery) else None
-        threshold = _threshold(config, encoder)
-        if match is None:
-            result.update(decision="unknown", reason="empty gallery")
+    recognizer = _recognizer(config, encoder)
+    gallery = Store(_db_path(config)).gallery(encoder.embedder.contract.version)
+    failed = 0
+    for path in _photo_paths(args.photos):
+        result = identify_photo(str(path), recognizer, gallery)
+        failed += "error" in result
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
+def _photo_paths(items: list[str]):
+    """Files as given; folders expand to the images in them (sorted)."""
+    suffixes = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".heic"}
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            yield from sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
         else:
-            accepted = match.accepted(threshold, config.recognition.min_margin)
-            result.update(
-                employee_id=int(gallery.ids[match.index]), name=gallery.names[match.index],
-                distance=round(match.distance, 4), margin=round(min(match.margin, 2.0), 4), threshold=round(threshold, 4),
-                decision="accepted" if accepted else "unknown",
-            )
-    print(json.dumps(result))
-    return 0
+            yield path
 
 
 def cmd_run(args, config: Config) -> int:
@@ -138,7 +176,7 @@ def cmd_run(args, config: Config) -> int:
     from kiosk.cameras import CameraError
     from kiosk.cameras.factory import open_camera
     from kiosk.daemon import KioskLoop, Status
-    from kiosk.recognition import Recognizer
+    from kiosk.enrollment import reembed
     from kiosk.store import Store
     from kiosk.systemd import Notifier
     from kiosk.web import Services, create_app
@@ -149,16 +187,19 @@ def cmd_run(args, config: Config) -> int:
     encoder = _encoder(config)
     contract = encoder.embedder.contract
     store = Store(_db_path(config))
-    redone = store.reembed(encoder.embedder.embed, contract.version)
+    redone, need_photo = reembed(store, encoder)
     if redone:
         log.info("re-embedded %d reference faces for model %s", redone, contract.version)
-    status = Status(model_version=contract.version, threshold=_threshold(config, encoder))
+    if need_photo:
+        log.warning("%d people were enrolled for another model and need a new photo (see 'kiosk list' or the admin page)", len(need_photo))
+    recognizer = _recognizer(config, encoder)
+    status = Status(model_version=contract.version, threshold=recognizer.thresholds(len(store.gallery(contract.version))).good)
     loop = KioskLoop(
-        open_camera=lambda: open_camera(config.camera), recognizer=Recognizer(encoder, status.threshold, config.recognition.min_margin),
+        open_camera=lambda: open_camera(config.camera), recognizer=recognizer,
         store=store, settings=config.recognition, kiosk_id=config.kiosk.id, model_version=contract.version,
         status=status, notifier=notifier,
     )
-    services = Services(status, str(_db_path(config)), encoder, status.threshold, capture=lambda: loop.latest_frame)
+    services = Services(status, str(_db_path(config)), encoder, recognizer, capture=lambda: loop.latest_frame)
     server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
@@ -232,8 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--purge", action="store_true", help="also delete their attendance history")
     p.set_defaults(func=cmd_remove)
     sub.add_parser("list", help="list enrolled employees").set_defaults(func=cmd_list)
-    p = sub.add_parser("identify", help="print the best match for a photo as JSON")
-    p.add_argument("photo")
+    p = sub.add_parser("identify", help="the kiosk's decision for photos, one JSON object per line")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files or folders of photos")
     p.set_defaults(func=cmd_identify)
     p = sub.add_parser("backup", help="consistent copy of the database (safe while the kiosk runs)")
     p.add_argument("dest", nargs="?", help="folder for the backup (default: DATA_DIR/backups)")

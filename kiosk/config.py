@@ -15,7 +15,11 @@ from pathlib import Path
 
 from kiosk.quality import QualitySettings
 
-BUNDLED_MODEL = Path(__file__).parent / "models" / "face_embedding_int8.tflite"
+MODELS_DIR = Path(__file__).parent / "models"
+# The models that ship with the kiosk: dlib's ResNet (accurate; the default)
+# and a small 64 px network for weak hardware.
+BUNDLED_MODELS = {"default": MODELS_DIR / "face_embedding_int8.tflite", "fast": MODELS_DIR / "fast_embedding_int8.tflite"}
+BUNDLED_MODEL = BUNDLED_MODELS["default"]
 
 
 class ConfigError(ValueError):
@@ -44,17 +48,26 @@ class CameraSettings:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    path: Path = BUNDLED_MODEL
+    """Which embedding model runs, and how."""
+
+    bundled: str = "default"  # default | fast: which bundled model, unless path is set
+    path: Path | None = None  # a model of your own (its .json sidecar beside it)
     threads: int = 2
     edgetpu: bool = False
     threshold: float | None = None  # None: the calibrated threshold from the sidecar
+
+    @property
+    def file(self) -> Path:
+        return self.path if self.path is not None else BUNDLED_MODELS[self.bundled]
 
 
 @dataclass(frozen=True)
 class RecognitionSettings:
     frames_needed: int = 3  # k consistent frames ...
     frames_window: int = 5  # ... out of the last n
-    min_margin: float = 0.05  # distance gap to the second-best person
+    margin_fraction: float = 0.1  # the runner-up must be this fraction of the threshold further away than the best match
+    stranger_accept_rate: float = 0.01  # chance a stranger's face passes as someone; sets the threshold for the gallery size
+    fair_rate_factor: float = 0.3  # a fair-quality face is held to this fraction of that chance
     cooldown_seconds: float = 60.0
 
 
@@ -75,7 +88,7 @@ class Config:
     web: WebSettings = field(default_factory=WebSettings)
 
 
-_CHOICES = {("camera", "source"): ("auto", "picamera", "usb", "replay", "none")}
+_CHOICES = {("camera", "source"): ("auto", "picamera", "usb", "replay", "none"), ("model", "bundled"): tuple(BUNDLED_MODELS)}
 _POSITIVE = {
     ("camera", "width"), ("camera", "height"), ("camera", "fps"), ("model", "threads"),
     ("recognition", "frames_needed"), ("recognition", "frames_window"), ("web", "port"), ("web", "session_minutes"),

@@ -14,6 +14,8 @@ from pathlib import Path
 FORMAT = "kiosk-face-embedding/1"
 DISTANCES = ("cosine",)
 COLOR_ORDERS = ("RGB", "BGR")
+# How a detected face becomes the model's input crop; kiosk.alignment implements each.
+ALIGNMENTS = ("arcface112", "dlib150")
 
 
 class ContractError(ValueError):
@@ -32,6 +34,9 @@ class ModelContract:
     embedding_size: int
     distance: str
     threshold: float
+    alignment: str = "arcface112"
+    flip_average: bool = False  # embed the crop and its mirror image, and average
+    far_thresholds: dict[float, float] = field(default_factory=dict)  # pair false-accept rate -> threshold
     quantization: str = "float32"
     metrics: dict = field(default_factory=dict)
 
@@ -40,7 +45,9 @@ def sidecar_path_for(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
-def sidecar_dict(*, version, model_file, input_size, color_order, mean, std, embedding_size, distance, threshold, quantization, metrics) -> dict:
+def sidecar_dict(*, version, model_file, input_size, color_order, mean, std, embedding_size, distance, threshold,
+                 quantization, metrics, alignment, flip_average=False, far_thresholds=None) -> dict:
+    """The sidecar's JSON object; the one place that spells its keys."""
     return {
         "format": FORMAT,
         "version": version,
@@ -48,22 +55,47 @@ def sidecar_dict(*, version, model_file, input_size, color_order, mean, std, emb
         "input_size": [input_size, input_size],
         "color_order": color_order,
         "normalization": {"mean": mean, "std": std},
-        "alignment": "arcface112-4pt",
+        "alignment": alignment,
+        "flip_average": bool(flip_average),
         "embedding_size": embedding_size,
         "distance": distance,
         "threshold": threshold,
+        "far_thresholds": {f"{far:.0e}": t for far, t in sorted((far_thresholds or {}).items(), reverse=True)},
         "quantization": quantization,
         "metrics": metrics,
     }
+
+
+def _far_thresholds(data: dict, where: Path) -> dict[float, float]:
+    table = data.get("far_thresholds", {})
+    if not isinstance(table, dict):
+        raise ContractError(f"{where}: 'far_thresholds' must map false-accept rates to thresholds, got {table!r}")
+    out = {}
+    for key, value in table.items():
+        try:
+            far = float(key)
+        except ValueError:
+            raise ContractError(f"{where}: 'far_thresholds' key {key!r} is not a rate such as \"1e-03\"") from None
+        if not 0 < far < 1 or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 2:
+            raise ContractError(f"{where}: 'far_thresholds' entry {key!r}: {value!r} must be a rate in (0, 1) and a threshold in (0, 2)")
+        out[far] = float(value)
+    ordered = [out[f] for f in sorted(out)]
+    if ordered != sorted(ordered):
+        raise ContractError(f"{where}: 'far_thresholds' must grow with the false-accept rate")
+    return out
 
 
 def _require(data: dict, key: str, kind, where: Path):
     if key not in data:
         raise ContractError(f"{where}: missing key '{key}'")
     value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise ContractError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ContractError(f"{where}: '{key}' must be {_KIND_NAMES.get(kind, kind)}, got {value!r}")
     return value
+
+
+_KIND_NAMES = {list: "a list", dict: "an object", str: "a string", int: "a whole number", bool: "true or false",
+               (int, float): "a number"}
 
 
 def load_contract(model_path: str | Path) -> ModelContract:
@@ -104,6 +136,10 @@ def load_contract(model_path: str | Path) -> ModelContract:
     embedding_size = _require(data, "embedding_size", int, sidecar)
     if embedding_size <= 0:
         raise ContractError(f"{sidecar}: 'embedding_size' must be positive, got {embedding_size}")
+    alignment = _require(data, "alignment", str, sidecar)
+    if alignment not in ALIGNMENTS:
+        raise ContractError(f"{sidecar}: 'alignment' must be one of {ALIGNMENTS}, got {alignment!r}")
+    flip_average = _require(data, "flip_average", bool, sidecar) if "flip_average" in data else False
     model_file = data.get("model_file")
     if model_file is not None and model_file != model_path.name:
         raise ContractError(f"{sidecar}: describes '{model_file}', not '{model_path.name}'")
@@ -118,6 +154,9 @@ def load_contract(model_path: str | Path) -> ModelContract:
         embedding_size=embedding_size,
         distance=distance,
         threshold=threshold,
+        alignment=alignment,
+        flip_average=flip_average,
+        far_thresholds=_far_thresholds(data, sidecar),
         quantization=str(data.get("quantization", "float32")),
         metrics=dict(data.get("metrics") or {}),
     )

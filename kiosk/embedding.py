@@ -11,7 +11,8 @@ from kiosk.matching import l2_normalize
 
 class Embedder:
     """Loads a model once; ``embed(crop)`` takes an aligned RGB uint8 crop of
-    ``input_size`` and returns a unit vector."""
+    ``input_size`` and returns a unit vector (the mean of the crop's and its
+    mirror image's embeddings when the sidecar asks for ``flip_average``)."""
 
     def __init__(self, contract: ModelContract, model: TFLiteModel):
         shape = model.input_shape
@@ -40,4 +41,7 @@ class Embedder:
         if self.contract.color_order == "BGR":
             crop_rgb = crop_rgb[:, :, ::-1]
         x = (crop_rgb.astype(np.float32) - self.contract.mean) / self.contract.std
-        return l2_normalize(self.model.run(x[None])[0][0])
+        embedding = l2_normalize(self.model.run(x[None])[0][0])
+        if self.contract.flip_average:
+            embedding = l2_normalize(embedding + l2_normalize(self.model.run(x[None, :, ::-1])[0][0]))
+        return embedding

@@ -62,3 +62,26 @@ def best_matches(gallery: np.ndarray, queries: np.ndarray) -> list[Match | None]
     order = np.argsort(pair, axis=1)
     two, pair = np.take_along_axis(two, order, 1), np.take_along_axis(pair, order, 1)
     return [Match(int(i[0]), float(p[0]), float(p[1])) for i, p in zip(two, pair)]
+
+
+def gallery_threshold(far_thresholds: dict[float, float], gallery_size: int, stranger_rate: float) -> float:
+    """The distance threshold at which a stranger, compared with everyone in a
+    gallery of ``gallery_size`` people, is accepted as someone with a chance of
+    about ``stranger_rate``: each comparison may then false-accept at
+    ``stranger_rate / N`` (the union bound). ``far_thresholds`` maps pair
+    false-accept rates to thresholds (the sidecar's table); between its rates
+    the threshold is interpolated in log rate, and beyond its smallest rate it
+    is extrapolated by at most one decade, then held."""
+    if not far_thresholds:
+        raise ValueError("no false-accept table to choose a threshold from")
+    if not 0 < stranger_rate < 1:
+        raise ValueError(f"stranger_rate must lie between 0 and 1, got {stranger_rate}")
+    rates = np.log10(np.array(sorted(far_thresholds)))
+    thresholds = np.array([far_thresholds[f] for f in sorted(far_thresholds)])
+    wanted = np.log10(min(stranger_rate / max(gallery_size, 1), 1.0))
+    if len(rates) == 1:
+        return float(thresholds[0])
+    if wanted >= rates[0]:
+        return float(np.interp(wanted, rates, thresholds))
+    slope = (thresholds[1] - thresholds[0]) / (rates[1] - rates[0])
+    return float(thresholds[0] + slope * (max(wanted, rates[0] - 1.0) - rates[0]))

@@ -1,7 +1,16 @@
-"""The face quality gate shared by enrollment and the kiosk.
+"""The face quality gate shared by enrolment, ``identify`` and the kiosk.
 
-Each rejection carries a reason a person can act on. Pure function over a
-frame and its detections; thresholds live in :class:`QualitySettings`.
+Two tiers, designed together with the decision threshold:
+
+- **good**: a face the kiosk trusts at its normal threshold (front-on,
+  sharp, large enough). Only good frames vote at the kiosk.
+- **fair**: passes only the lenient limits (somewhat turned, soft, small).
+  A single photo of a fair face is still identified, at a stricter threshold,
+  and can be enrolled with a note; at the kiosk it shows guidance instead,
+  because the next frame is usually better.
+
+Anything worse is refused with a reason a person can act on. Pure
+functions over a frame and its detections; limits live in :class:`QualitySettings`.
 """
 
 from __future__ import annotations
@@ -17,18 +26,40 @@ from kiosk.detection import Detection
 # Sharpness and exposure are measured on a crop of this fixed size so the
 # thresholds do not depend on the camera resolution.
 _MEASURE_SIZE = 112
+GOOD, FAIR = "good", "fair"
 
 
 @dataclass(frozen=True)
 class QualitySettings:
-    min_eye_distance: float = 24.0  # pixels between the eyes in the frame
+    """The gate's limits. The minimum eye distance (pixels between the eyes
+    in the frame) is ``min_face_scale`` (``fair_min_face_scale`` for a fair
+    face) times the eye distance in the model's own crop, so a face is never
+    blown up more than 1 / scale times; ``min_eye_distance`` fixes it instead."""
+
+    min_eye_distance: float | None = None
+    min_face_scale: float = 0.5
     min_sharpness: float = 60.0  # variance of the Laplacian on the aligned crop
     min_brightness: float = 50.0  # mean grey level of the aligned crop
     max_brightness: float = 210.0
     max_yaw: float = 0.35  # nose offset from the eye midpoint, in eye distances
     max_roll_degrees: float = 30.0
-    min_second_face_ratio: float = 0.5  # a second face this large (relative) counts as "several faces"
+    fair_max_yaw: float = 0.6
+    fair_min_sharpness: float = 15.0
+    fair_min_face_scale: float = 0.25
+    min_second_face_ratio: float = 0.5  # a second face this large (relative) counts as "several faces" ...
+    dominant_face_ratio: float = 0.8  # ... unless the most central face is at least this large (relative)
+    central_fraction: float = 0.2  # ... and its centre lies within this fraction of the frame from the centre
 
+    def min_eyes(self, tier: str, crop_eye_distance: float) -> float:
+        """Smallest eye distance in the frame for a face of this tier, for a
+        model whose crop has its eyes ``crop_eye_distance`` apart."""
+        if self.min_eye_distance is not None:
+            return self.min_eye_distance * (1.0 if tier == GOOD else self.fair_min_face_scale / self.min_face_scale)
+        return crop_eye_distance * (self.min_face_scale if tier == GOOD else self.fair_min_face_scale)
+
+
+# Where no model's crop is given: about the eye distance in dlib's 150 px chip.
+DEFAULT_CROP_EYE_DISTANCE = 48.0
 
 # Reason codes with the message shown to the person in front of the camera.
 REASONS = {
@@ -45,9 +76,18 @@ REASONS = {
 
 @dataclass(frozen=True)
 class QualityResult:
+    """``ok`` for a good or fair face; ``reason`` says what is wrong (for a
+    fair face: what keeps it from being good)."""
+
     ok: bool
     reason: str | None = None  # a key of REASONS
     face: Detection | None = None
+    note: str | None = None  # something the person enrolling should know, e.g. which face was used
+    tier: str | None = None  # GOOD or FAIR when ok
+
+    @property
+    def good(self) -> bool:
+        return self.ok and self.tier == GOOD
 
     @property
     def message(self) -> str:
@@ -65,26 +105,56 @@ def pose(face: Detection) -> tuple[float, float]:
     return yaw, roll
 
 
-def check_quality(frame_bgr: np.ndarray, detections: list[Detection], settings: QualitySettings = QualitySettings()) -> QualityResult:
+def choose_face(detections: list[Detection], frame_shape, settings: QualitySettings) -> tuple[Detection | None, str | None]:
+    """The face to use, and a note when others were ignored; None when
+    several faces are alike and none stands in the middle. Faces much smaller
+    than the largest are bystanders; otherwise the most central face wins if
+    it is about as large as the largest and near the middle of the picture."""
+    faces = sorted(detections, key=lambda d: d.width, reverse=True)
+    largest = faces[0]
+    if len(faces) == 1 or faces[1].width < settings.min_second_face_ratio * largest.width:
+        return largest, None
+    h, w = frame_shape[:2]
+    centre = np.array([w, h], np.float32) / 2
+
+    def offset(d: Detection) -> float:
+        return float(np.linalg.norm(d.box.reshape(2, 2).mean(0) - centre))
+
+    central = min(faces, key=offset)
+    if central.width >= settings.dominant_face_ratio * largest.width and offset(central) <= settings.central_fraction * min(h, w):
+        return central, f"{len(faces)} faces in the picture: used the one in the middle"
+    return None, None
+
+
+def check_quality(frame_bgr: np.ndarray, detections: list[Detection], settings: QualitySettings = QualitySettings(),
+                  crop_eye_distance: float = DEFAULT_CROP_EYE_DISTANCE) -> QualityResult:
+    """``crop_eye_distance``: the eye distance in the model's own crop, which sets the smallest usable face."""
     if not detections:
         return QualityResult(False, "no_face")
-    faces = sorted(detections, key=lambda d: d.width, reverse=True)
-    face = faces[0]
-    if len(faces) > 1 and faces[1].width >= settings.min_second_face_ratio * face.width:
-        return QualityResult(False, "several_faces", face)
-    if face.eye_distance < settings.min_eye_distance:
-        return QualityResult(False, "too_small", face)
+    face, note = choose_face(detections, frame_bgr.shape, settings)
+    if face is None:
+        return QualityResult(False, "several_faces", max(detections, key=lambda d: d.width))
+    fair_fault, good_fault = _faults(frame_bgr, face, settings, crop_eye_distance)
+    if fair_fault:
+        return QualityResult(False, fair_fault, face)
+    return QualityResult(True, good_fault, face, note, FAIR if good_fault else GOOD)
+
+
+def _faults(frame_bgr: np.ndarray, face: Detection, settings: QualitySettings, crop_eye_distance: float) -> tuple[str | None, str | None]:
+    """The first reason the face fails the lenient limits, and the first it fails the strict ones."""
     yaw, roll = pose(face)
-    if abs(yaw) > settings.max_yaw:
-        return QualityResult(False, "turned", face)
-    if abs(roll) > settings.max_roll_degrees:
-        return QualityResult(False, "tilted", face)
     grey = cv2.cvtColor(align_face(frame_bgr, face.keypoints, _MEASURE_SIZE), cv2.COLOR_BGR2GRAY)
     brightness = float(grey.mean())
-    if brightness < settings.min_brightness:
-        return QualityResult(False, "too_dark", face)
-    if brightness > settings.max_brightness:
-        return QualityResult(False, "too_bright", face)
-    if float(cv2.Laplacian(grey, cv2.CV_64F).var()) < settings.min_sharpness:
-        return QualityResult(False, "blurred", face)
-    return QualityResult(True, None, face)
+    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    checks = [  # (reason, fails the strict limit, fails the lenient limit)
+        ("too_small", face.eye_distance < settings.min_eyes(GOOD, crop_eye_distance),
+         face.eye_distance < settings.min_eyes(FAIR, crop_eye_distance)),
+        ("turned", abs(yaw) > settings.max_yaw, abs(yaw) > settings.fair_max_yaw),
+        ("tilted", abs(roll) > settings.max_roll_degrees, abs(roll) > settings.max_roll_degrees),
+        ("too_dark", brightness < settings.min_brightness, brightness < settings.min_brightness),
+        ("too_bright", brightness > settings.max_brightness, brightness > settings.max_brightness),
+        ("blurred", sharpness < settings.min_sharpness, sharpness < settings.fair_min_sharpness),
+    ]
+    fair = next((reason for reason, _, lenient in checks if lenient), None)
+    good = next((reason for reason, strict, _ in checks if strict), None)
+    return fair, good

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kiosk.alignment import align_face
+from kiosk.alignment import Aligner
+from kiosk.config import RecognitionSettings
+from kiosk.contract import ModelContract
 from kiosk.detection import FaceDetector
 from kiosk.embedding import Embedder
-from kiosk.matching import Match, best_match
-from kiosk.quality import QualityResult, QualitySettings, check_quality
+from kiosk.matching import Match, best_match, gallery_threshold
+from kiosk.quality import GOOD, QualityResult, QualitySettings, check_quality
 from kiosk.store import Gallery
 
 
@@ -25,6 +27,7 @@ class FrameResult:
     employee_id: int | None = None
     name: str | None = None
     accepted: bool = False
+    threshold: float | None = None  # the one the match was held to
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -33,10 +36,14 @@ class FrameResult:
 
 
 class FaceEncoder:
-    """Detector + quality gate + aligner + embedder for whole frames."""
+    """Detector + quality gate + aligner + embedder for whole frames. The
+    aligner must be the one the model's sidecar names."""
 
-    def __init__(self, detector: FaceDetector, embedder: Embedder, quality: QualitySettings = QualitySettings()):
-        self.detector, self.embedder, self.quality = detector, embedder, quality
+    def __init__(self, detector: FaceDetector, aligner: Aligner, embedder: Embedder, quality: QualitySettings = QualitySettings()):
+        if (aligner.name, aligner.size) != (embedder.contract.alignment, embedder.input_size):
+            raise ValueError(f"{embedder.contract.sidecar_path}: the model needs '{embedder.contract.alignment}' crops of "
+                             f"{embedder.input_size} px, the aligner makes '{aligner.name}' crops of {aligner.size} px")
+        self.detector, self.aligner, self.embedder, self.quality = detector, aligner, embedder, quality
         # The camera loop and the admin page share these interpreters, which are not thread-safe.
         self._lock = threading.Lock()
 
@@ -49,25 +56,82 @@ class FaceEncoder:
         with self._lock:
             return self.detector.detect(frame_bgr, bgr=True)
 
+    def check(self, frame_bgr: np.ndarray) -> QualityResult:
+        """Detection and the quality gate only."""
+        with self._lock:
+            return check_quality(frame_bgr, self.detector.detect(frame_bgr, bgr=True), self.quality, self.aligner.eye_distance)
+
+    def accepts_crop(self, crop_rgb: np.ndarray) -> bool:
+        """Whether a crop stored before reference images were kept fits this model:
+        those were all arcface112 crops at the model's input size."""
+        return self.aligner.name == "arcface112" and crop_rgb.shape[:2] == (self.aligner.size, self.aligner.size)
+
+    def embed_crop(self, crop_rgb: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self.embedder.embed(crop_rgb)
+
+    def embed_face(self, image_bgr: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
+        """(aligned RGB crop, embedding) of a face already found in ``image_bgr``."""
+        with self._lock:
+            crop = self.aligner.align(image_bgr, face)
+            return crop, self.embedder.embed(crop)
+
     def _encode(self, frame_bgr: np.ndarray, timings: dict):
         t0 = time.perf_counter()
         detections = self.detector.detect(frame_bgr, bgr=True)
         t1 = time.perf_counter()
-        quality = check_quality(frame_bgr, detections, self.quality)
+        quality = check_quality(frame_bgr, detections, self.quality, self.aligner.eye_distance)
         t2 = time.perf_counter()
         timings.update(detect=t1 - t0, quality=t2 - t1)
         if not quality.ok:
             return quality, None, None
-        crop = align_face(frame_bgr, quality.face.keypoints, self.embedder.input_size)[:, :, ::-1].copy()
+        crop = self.aligner.align(frame_bgr, quality.face)
         t3 = time.perf_counter()
         embedding = self.embedder.embed(crop)
         timings.update(align=t3 - t2, embed=time.perf_counter() - t3)
         return quality, crop, embedding
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """Distance thresholds for good and for fair faces (see kiosk.quality)."""
+
+    good: float
+    fair: float
+
+    def for_tier(self, tier: str | None) -> float:
+        return self.good if tier == GOOD else self.fair
+
+
+def decision_thresholds(contract: ModelContract, gallery_size: int, settings: RecognitionSettings,
+                        override: float | None = None) -> Thresholds:
+    """The thresholds for a gallery of this size: a stranger passes as
+    someone with a chance of about ``stranger_accept_rate`` (a fair face:
+    ``fair_rate_factor`` times that), from the sidecar's false-accept table.
+    A configured ``override`` (or a model without a table) sets one pair-level
+    threshold for both."""
+    if override is not None:
+        return Thresholds(override, override)
+    if not contract.far_thresholds:
+        return Thresholds(contract.threshold, contract.threshold)
+    rate = settings.stranger_accept_rate
+    return Thresholds(gallery_threshold(contract.far_thresholds, gallery_size, rate),
+                      gallery_threshold(contract.far_thresholds, gallery_size, rate * settings.fair_rate_factor))
+
+
 class Recognizer:
-    def __init__(self, encoder: FaceEncoder, threshold: float, min_margin: float):
-        self.encoder, self.threshold, self.min_margin = encoder, threshold, min_margin
+    """One frame or photo against the gallery: the best match, accepted when
+    within the threshold for its quality tier and the gallery's size, and
+    clearly nearer than the next person (by ``margin_fraction`` of the threshold)."""
+
+    def __init__(self, encoder: FaceEncoder, settings: RecognitionSettings, threshold_override: float | None = None):
+        self.encoder, self.settings, self.override = encoder, settings, threshold_override
+        self._thresholds: tuple[int, Thresholds] | None = None
+
+    def thresholds(self, gallery_size: int) -> Thresholds:
+        if self._thresholds is None or self._thresholds[0] != gallery_size:
+            self._thresholds = (gallery_size, decision_thresholds(self.encoder.embedder.contract, gallery_size, self.settings, self.override))
+        return self._thresholds[1]
 
     def recognize(self, frame_bgr: np.ndarray, gallery: Gallery) -> FrameResult:
         timings: dict[str, float] = {}
@@ -82,7 +146,8 @@ class Recognizer:
         if match is not None:
             result.employee_id = int(gallery.ids[match.index])
             result.name = gallery.names[match.index]
-            result.accepted = match.accepted(self.threshold, self.min_margin)
+            result.threshold = self.thresholds(len(gallery)).for_tier(quality.tier)
+            result.accepted = match.accepted(result.threshold, self.settings.margin_fraction * result.threshold)
         return result
 
 

@@ -8,12 +8,15 @@ and a kill -9 or power cut never corrupts the file.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from kiosk.detection import Detection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS employees (
@@ -24,9 +27,11 @@ CREATE TABLE IF NOT EXISTS employees (
 );
 CREATE TABLE IF NOT EXISTS reference_faces (
     employee_id INTEGER PRIMARY KEY REFERENCES employees(id),
-    crop_png BLOB NOT NULL,          -- aligned reference crop, so the gallery can be re-embedded
+    crop_png BLOB NOT NULL,          -- the embedding model's aligned crop (before schema 2: the only image kept)
     embedding BLOB NOT NULL,         -- float32 unit vector
-    model_version TEXT NOT NULL
+    model_version TEXT NOT NULL,
+    image_png BLOB,                  -- face-centred reference image any later model can re-align (schema 2)
+    face_json TEXT                   -- the face's box, score and keypoints in image_png (schema 2)
 );
 CREATE TABLE IF NOT EXISTS attendance (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,8 +57,27 @@ BEGIN SELECT RAISE(ABORT, 'attendance is append-only: record a correction instea
 """
 
 
+SCHEMA_VERSION = 2
+# Each step takes a database from the version before it; run in order inside one transaction.
+MIGRATIONS = {
+    2: ("ALTER TABLE reference_faces ADD COLUMN image_png BLOB", "ALTER TABLE reference_faces ADD COLUMN face_json TEXT"),
+}
+
+
 class UnknownEmployee(KeyError):
     pass
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """One person's reference face as stored: the face-centred image and the
+    face in it (None for people enrolled before schema 2), and the crop the
+    embedding was made from."""
+
+    image: np.ndarray | None
+    face: Detection | None
+    crop: np.ndarray
+    model_version: str
 
 
 @dataclass(frozen=True)
@@ -94,8 +118,52 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
-    db.executescript(SCHEMA)
+    _migrate(db)
     return db
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements one by one (executescript would commit the open transaction)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return statements
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create a new database, or bring an older one up to SCHEMA_VERSION."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"database schema {version} is newer than this kiosk's ({SCHEMA_VERSION}); upgrade the kiosk")
+    fresh = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'reference_faces'").fetchone()[0] == 0
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not fresh:
+            # Databases from before versioning are schema 1.
+            for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step]:
+                    db.execute(statement)
+        for statement in _statements(SCHEMA):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def face_to_json(face: Detection) -> str:
+    return json.dumps({"box": face.box.round(2).tolist(), "score": round(float(face.score), 4), "keypoints": face.keypoints.round(2).tolist()})
+
+
+def face_from_json(text: str) -> Detection:
+    data = json.loads(text)
+    return Detection(np.array(data["box"], np.float32), float(data["score"]), np.array(data["keypoints"], np.float32))
 
 
 def encode_png(crop_rgb: np.ndarray) -> bytes:
@@ -126,29 +194,33 @@ class Store:
         return int(self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0])
 
     # -- employees -----------------------------------------------------------------
-    def add_employee(self, name: str, crop_rgb: np.ndarray, embedding: np.ndarray, model_version: str) -> int:
+    def add_employee(self, name: str, *, image: np.ndarray | None, face: Detection | None, crop: np.ndarray,
+                     embedding: np.ndarray, model_version: str) -> int:
         name = name.strip()
         if not name:
             raise ValueError("name must not be empty")
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             cur = self.db.execute("INSERT INTO employees (name, created) VALUES (?, ?)", (name, _now().isoformat()))
-            self.db.execute(
-                "INSERT INTO reference_faces VALUES (?, ?, ?, ?)",
-                (cur.lastrowid, encode_png(crop_rgb), np.asarray(embedding, np.float32).tobytes(), model_version),
-            )
+            self._put_reference(cur.lastrowid, image, face, crop, embedding, model_version)
             self._bump()
         return int(cur.lastrowid)
 
-    def replace_reference(self, employee_id: int, crop_rgb: np.ndarray, embedding: np.ndarray, model_version: str) -> None:
+    def replace_reference(self, employee_id: int, *, image: np.ndarray | None, face: Detection | None, crop: np.ndarray,
+                          embedding: np.ndarray, model_version: str) -> None:
         self.get_employee(employee_id)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(
-                "INSERT OR REPLACE INTO reference_faces VALUES (?, ?, ?, ?)",
-                (employee_id, encode_png(crop_rgb), np.asarray(embedding, np.float32).tobytes(), model_version),
-            )
+            self._put_reference(employee_id, image, face, crop, embedding, model_version)
             self._bump()
+
+    def _put_reference(self, employee_id, image, face, crop, embedding, model_version) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO reference_faces (employee_id, crop_png, embedding, model_version, image_png, face_json) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (employee_id, encode_png(crop), np.asarray(embedding, np.float32).tobytes(), model_version,
+             None if image is None else encode_png(image[:, :, ::-1]), None if face is None else face_to_json(face)),
+        )
 
     def rename(self, employee_id: int, name: str) -> None:
         if not name.strip():
@@ -181,11 +253,18 @@ class Store:
     def employees(self) -> list[Employee]:
         return [Employee(*r) for r in self.db.execute("SELECT id, name, created FROM employees WHERE active = 1 ORDER BY name, id")]
 
-    def reference_crop(self, employee_id: int) -> np.ndarray:
-        row = self.db.execute("SELECT crop_png FROM reference_faces WHERE employee_id = ?", (employee_id,)).fetchone()
+    def reference(self, employee_id: int) -> StoredReference:
+        row = self.db.execute(
+            "SELECT crop_png, image_png, face_json, model_version FROM reference_faces WHERE employee_id = ?", (employee_id,)
+        ).fetchone()
         if row is None:
             raise UnknownEmployee(employee_id)
-        return decode_png(row[0])
+        image = None if row["image_png"] is None else decode_png(row["image_png"])[:, :, ::-1].copy()
+        face = None if row["face_json"] is None else face_from_json(row["face_json"])
+        return StoredReference(image, face, decode_png(row["crop_png"]), row["model_version"])
+
+    def reference_crop(self, employee_id: int) -> np.ndarray:
+        return self.reference(employee_id).crop
 
     # -- gallery -------------------------------------------------------------------
     def gallery(self, model_version: str) -> Gallery:
@@ -203,23 +282,20 @@ class Store:
         )
 
     def stale_references(self, model_version: str) -> list[int]:
+        """Active people whose embedding another model made (or who need a new photo)."""
         return [r[0] for r in self.db.execute(
             "SELECT r.employee_id FROM reference_faces r JOIN employees e ON e.id = r.employee_id "
-            "WHERE e.active = 1 AND r.model_version != ?", (model_version,))]
+            "WHERE e.active = 1 AND r.model_version != ? ORDER BY r.employee_id", (model_version,))]
 
-    def reembed(self, embed, model_version: str) -> int:
-        """Recompute embeddings made by another model from the stored crops."""
-        stale = self.stale_references(model_version)
-        for employee_id in stale:
-            crop = self.reference_crop(employee_id)
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.execute(
-                    "UPDATE reference_faces SET embedding = ?, model_version = ? WHERE employee_id = ?",
-                    (np.asarray(embed(crop), np.float32).tobytes(), model_version, employee_id),
-                )
-                self._bump()
-        return len(stale)
+    def update_embedding(self, employee_id: int, crop: np.ndarray, embedding: np.ndarray, model_version: str) -> None:
+        """A new model's crop and embedding of the stored reference."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "UPDATE reference_faces SET crop_png = ?, embedding = ?, model_version = ? WHERE employee_id = ?",
+                (encode_png(crop), np.asarray(embedding, np.float32).tobytes(), model_version, employee_id),
+            )
+            self._bump()
 
     # -- attendance ------------------------------------------------------------------
     def record_punch(self, employee_id: int, *, at: dt.datetime, distance: float | None, kiosk_id: str,

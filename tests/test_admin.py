@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.config import BUNDLED_MODEL, Config, KioskSettings
+from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
 from kiosk.daemon import KioskLoop, Status
-from kiosk.embedding import Embedder
-from kiosk.recognition import FaceEncoder, Recognizer
+from kiosk.cli import build_encoder
+from kiosk.recognition import Recognizer
 from kiosk.store import Store
 from kiosk.web import Services, create_app, passwords
 from tests.conftest import lfw_image
@@ -21,14 +21,14 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def encoder(detector):
-    return FaceEncoder(detector, Embedder.load(BUNDLED_MODEL))
+    return build_encoder(BUNDLED_MODEL)
 
 
 @pytest.fixture
 def app(tmp_path, encoder):
     passwords.set_password(tmp_path, PASSWORD)
     config = Config(kiosk=KioskSettings(data_dir=tmp_path))
-    services = Services(Status(), str(tmp_path / "kiosk.db"), encoder, encoder.embedder.contract.threshold, capture=lambda: None)
+    services = Services(Status(), str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()), capture=lambda: None)
     return create_app(config, services, {"TESTING": True})
 
 
@@ -112,7 +112,7 @@ def test_enroll_list_thumbnail_rename_and_remove(lfw, admin, tmp_path):
     assert "&lt;b&gt;Colin&lt;/b&gt; Powell" in page and "<b>Colin</b>" not in page
     employee_id = Store(tmp_path / "kiosk.db").employees()[0].id
     thumb = admin.get(f"/admin/employees/{employee_id}/photo.png")
-    assert thumb.mimetype == "image/png" and Image.open(io.BytesIO(thumb.data)).size == (64, 64)
+    assert thumb.mimetype == "image/png" and Image.open(io.BytesIO(thumb.data)).size == (256, 256)
     token = form_token(admin, f"/admin/employees/{employee_id}")
     admin.post(f"/admin/employees/{employee_id}/rename", data={"csrf_token": token, "name": "Colin Powell"})
     assert Store(tmp_path / "kiosk.db").get_employee(employee_id).name == "Colin Powell"
@@ -157,7 +157,7 @@ def test_photo_with_two_faces_or_none(lfw, admin):
     b = cv2.imread(str(lfw_image("Tony_Blair", 2)))
     two = cv2.imencode(".jpg", np.hstack([a, b]))[1].tobytes()
     response = enroll(admin, "Two", two)
-    assert response.status_code == 422 and b"More than one face" in response.data
+    assert response.status_code == 422 and b"several faces of similar size" in response.data
     blank = cv2.imencode(".jpg", np.full((300, 300, 3), 200, np.uint8))[1].tobytes()
     assert b"No face found" in enroll(admin, "Nobody", blank).data
 
@@ -220,7 +220,7 @@ def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
     from kiosk.config import RecognitionSettings
 
     contract = encoder.embedder.contract
-    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, contract.threshold, 0.05), store=Store(tmp_path / "kiosk.db"),
+    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=Store(tmp_path / "kiosk.db"),
                      settings=RecognitionSettings(frames_needed=1, frames_window=1, cooldown_seconds=0), kiosk_id="k",
                      model_version=contract.version, status=Status(), hold_seconds=0)
     frame = cv2.imread(str(lfw_image("Colin_Powell", 2)))

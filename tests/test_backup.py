@@ -18,7 +18,7 @@ def dump(path):
 
 def test_backup_under_a_busy_writer_restores_identically(tmp_path):
     store = Store(tmp_path / "live.db")
-    ids = [store.add_employee(f"P{i}", np.full((16, 16, 3), i, np.uint8), np.ones(4, np.float32), "v") for i in range(3)]
+    ids = [store.add_employee(f"P{i}", image=None, face=None, crop=np.full((16, 16, 3), i, np.uint8), embedding=np.ones(4, np.float32), model_version="v") for i in range(3)]
     stop = threading.Event()
 
     def writer():
@@ -49,7 +49,7 @@ def test_backup_under_a_busy_writer_restores_identically(tmp_path):
 
 def test_restore_refuses_damaged_or_foreign_files(tmp_path):
     store = Store(tmp_path / "live.db")
-    store.add_employee("A", np.zeros((8, 8, 3), np.uint8), np.ones(4, np.float32), "v")
+    store.add_employee("A", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v")
     copy = backup(tmp_path / "live.db", tmp_path / "b")
     with open(copy, "r+b") as f:
         f.seek(2000)

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from kiosk.config import BUNDLED_MODEL, Config, KioskSettings
+from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
 from kiosk.daemon import Status
-from kiosk.embedding import Embedder
-from kiosk.recognition import FaceEncoder
+from kiosk.cli import build_encoder
+from kiosk.recognition import Recognizer
 from kiosk.web import Services, create_app, passwords
 from tests.conftest import TEST_OUTPUT, lfw_image
 
@@ -41,11 +41,11 @@ def server(tmp_path, detector):
     from werkzeug.serving import make_server
 
     passwords.set_password(tmp_path, PASSWORD)
-    encoder = FaceEncoder(detector, Embedder.load(BUNDLED_MODEL))
+    encoder = build_encoder(BUNDLED_MODEL)
     status = Status(model_version=encoder.embedder.contract.version, threshold=encoder.embedder.contract.threshold, camera="ok (replay)")
     status.show("welcome", "Welcome, Alice - in at 08:59")
     app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)),
-                     Services(status, str(tmp_path / "kiosk.db"), encoder, status.threshold, capture=lambda: None))
+                     Services(status, str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()), capture=lambda: None))
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

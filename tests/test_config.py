@@ -8,7 +8,16 @@ from kiosk.config import BUNDLED_MODEL, Config, ConfigError, load_config
 def test_defaults_work_without_a_file():
     config = load_config(None)
     assert config == Config()
-    assert config.model.path == BUNDLED_MODEL and config.camera.source == "auto"
+    assert config.model.file == BUNDLED_MODEL and config.camera.source == "auto"
+
+
+def test_the_fast_model_is_one_setting_away(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[model]\nbundled = "fast"\n')
+    assert load_config(path).model.file.name == "fast_embedding_int8.tflite" and load_config(path).model.file.is_file()
+    path.write_text('[model]\nbundled = "tiny"\n')
+    with pytest.raises(ConfigError, match="model.bundled: must be one of default, fast"):
+        load_config(path)
 
 
 def test_a_file_overrides_only_what_it_names(tmp_path):
@@ -16,7 +25,7 @@ def test_a_file_overrides_only_what_it_names(tmp_path):
     path.write_text('[camera]\nsource = "usb"\ndevice = 1\n[model]\nthreshold = 0.5\npath = "/opt/m.tflite"\n')
     config = load_config(path)
     assert (config.camera.source, config.camera.device, config.camera.fps) == ("usb", 1, 15.0)
-    assert config.model.threshold == 0.5 and config.model.path == Path("/opt/m.tflite")
+    assert config.model.threshold == 0.5 and config.model.file == Path("/opt/m.tflite")
 
 
 @pytest.mark.parametrize("text,needle", [

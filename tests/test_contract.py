@@ -10,7 +10,8 @@ def write_model(tmp_path, **overrides):
     model = tmp_path / "m.tflite"
     model.write_bytes(default_model_path().read_bytes())
     data = sidecar_dict(version="t1", model_file="m.tflite", input_size=64, color_order="RGB", mean=127.5, std=128.0,
-                        embedding_size=128, distance="cosine", threshold=0.4, quantization="int8", metrics={"a": 1})
+                        embedding_size=128, distance="cosine", threshold=0.4, quantization="int8", metrics={"a": 1},
+                        alignment="dlib150", flip_average=True, far_thresholds={1e-3: 0.4, 1e-4: 0.3})
     data.update(overrides)
     (tmp_path / "m.json").write_text(json.dumps(data))
     return model
@@ -19,6 +20,7 @@ def write_model(tmp_path, **overrides):
 def test_a_valid_sidecar_loads(tmp_path):
     c = load_contract(write_model(tmp_path))
     assert (c.input_size, c.embedding_size, c.distance, c.threshold, c.version) == (64, 128, "cosine", 0.4, "t1")
+    assert (c.alignment, c.flip_average, c.far_thresholds) == ("dlib150", True, {1e-3: 0.4, 1e-4: 0.3})
     assert c.metrics == {"a": 1}
 
 
@@ -31,6 +33,11 @@ def test_a_valid_sidecar_loads(tmp_path):
     ({"embedding_size": "128"}, "'embedding_size'"),
     ({"model_file": "other.tflite"}, "describes 'other.tflite'"),
     ({"color_order": "YUV"}, "'color_order'"),
+    ({"alignment": "arcface112-4pt"}, "'alignment' must be one of ('arcface112', 'dlib150')"),
+    ({"flip_average": "yes"}, "'flip_average' must be true or false"),
+    ({"far_thresholds": {"often": 0.3}}, "'far_thresholds' key 'often'"),
+    ({"far_thresholds": {"1e-03": 0.2, "1e-04": 0.3}}, "must grow with the false-accept rate"),
+    ({"threshold": "0.4"}, "'threshold' must be a number, got '0.4'"),
 ])
 def test_inconsistent_sidecars_name_the_file_and_problem(tmp_path, override, needle):
     model = write_model(tmp_path, **override)
@@ -68,3 +75,12 @@ def test_embedder_rejects_a_sidecar_that_does_not_fit_the_model(tmp_path):
     # The detector model takes 128x128 input, not the 64 the sidecar claims.
     with pytest.raises(ContractError, match="does not match the model's input"):
         Embedder.load(write_model(tmp_path))
+
+
+def test_a_sidecar_without_an_alignment_is_refused(tmp_path):
+    model = write_model(tmp_path)
+    data = json.loads((tmp_path / "m.json").read_text())
+    del data["alignment"]
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    with pytest.raises(ContractError, match="missing key 'alignment'"):
+        load_contract(model)

@@ -13,7 +13,7 @@ WRITER = textwrap.dedent("""
     import numpy as np
     from kiosk.store import Store
     store = Store(sys.argv[1])
-    ids = [store.add_employee(f"P{i}", np.zeros((8, 8, 3), np.uint8), np.ones(4, np.float32), "v") for i in range(5)]
+    ids = [store.add_employee(f"P{i}", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v") for i in range(5)]
     t = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
     n = 0
     while True:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.alignment import TEMPLATE_112
+from kiosk.alignment import TEMPLATE_112, ArcfaceAligner
 from kiosk.detection import Detection
 
 pytest.importorskip("matplotlib", reason="the trainer extra is not installed")
@@ -47,7 +47,7 @@ def test_single_fold_accuracy_uses_the_calibration_threshold(images, tmp_path):
     pairs.write_text("2\nA\t1\t2\nB\t1\t2\nA\t1\tC\t1\nB\t2\tD\t1\n")
     calib = tmp_path / "calib.txt"
     calib.write_text("1\nA\t1\t2\nA\t2\tB\t1\n")
-    report, d, same, threshold = evaluate(pairs, images, embed_one, 112, FlatDetector(), None, calib, progress=False)
+    report, d, same, threshold = evaluate(pairs, images, embed_one, ArcfaceAligner(112), FlatDetector(), None, calib, progress=False)
     np.testing.assert_allclose(d[:3], [expected("A/A_0001.jpg", "A/A_0002.jpg"), expected("B/B_0001.jpg", "B/B_0002.jpg"),
                                        expected("A/A_0001.jpg", "C/C_0001.jpg")], atol=1e-4)
     assert d[3] == UNDETECTED_DISTANCE and report.data["images_without_face"] == ["D/D_0001.jpg"]
@@ -62,7 +62,7 @@ def test_single_fold_accuracy_uses_the_calibration_threshold(images, tmp_path):
 def test_multi_fold_files_follow_the_lfw_protocol(images, tmp_path):
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("2\t1\nA\t1\t2\nA\t1\tB\t1\nB\t1\t2\nA\t2\tC\t1\n")
-    report, *_ = evaluate(pairs, images, embed_one, 112, FlatDetector(), None, progress=False)
+    report, *_ = evaluate(pairs, images, embed_one, ArcfaceAligner(112), FlatDetector(), None, progress=False)
     assert report.data["threshold_source"].startswith("other nine folds")
     # Fold 1's threshold comes from fold 0 (midway between 10 and 100 degrees), which
     # wrongly accepts fold 1's 30-degree mismatch; fold 0 is scored at fold 1's tight threshold.
@@ -73,4 +73,4 @@ def test_single_fold_without_a_threshold_is_an_error(images, tmp_path):
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("1\nA\t1\t2\nA\t1\tB\t1\n")
     with pytest.raises(ValueError, match="calibration-pairs"):
-        evaluate(pairs, images, embed_one, 112, FlatDetector(), None, progress=False)
+        evaluate(pairs, images, embed_one, ArcfaceAligner(112), FlatDetector(), None, progress=False)

@@ -10,8 +10,8 @@ from kiosk.cameras import CameraError
 from kiosk.cameras.replay import ReplayCamera
 from kiosk.config import BUNDLED_MODEL, RecognitionSettings
 from kiosk.daemon import KioskLoop, Status
-from kiosk.embedding import Embedder
-from kiosk.recognition import FaceEncoder, Recognizer
+from kiosk.cli import build_encoder
+from kiosk.recognition import Recognizer
 from kiosk.store import Store
 from tests.conftest import lfw_image
 
@@ -50,13 +50,13 @@ class Clock:
 
 @pytest.fixture
 def encoder(detector):
-    return FaceEncoder(detector, Embedder.load(BUNDLED_MODEL))
+    return build_encoder(BUNDLED_MODEL)
 
 
 def make_loop(tmp_path, encoder, frames_dir, store, **settings):
     contract = encoder.embedder.contract
     return KioskLoop(
-        open_camera=lambda: ReplayCamera(frames_dir), recognizer=Recognizer(encoder, contract.threshold, 0.05),
+        open_camera=lambda: ReplayCamera(frames_dir), recognizer=Recognizer(encoder, RecognitionSettings()),
         store=store, settings=RecognitionSettings(**settings), kiosk_id="test", model_version=contract.version,
         status=Status(), clock=Clock(), hold_seconds=0,
     )
@@ -70,7 +70,8 @@ def test_staff_are_logged_once_per_cooldown_and_strangers_never(lfw, tmp_path, e
         photos[person], crop, embedding = frontal(encoder, person)
         if person in STRANGERS:
             continue
-        ids[person] = store.add_employee(person.replace("_", " "), crop, embedding, encoder.embedder.contract.version)
+        ids[person] = store.add_employee(person.replace("_", " "), image=None, face=None, crop=crop, embedding=embedding,
+                                         model_version=encoder.embedder.contract.version)
     frames = tmp_path / "frames"
     frames.mkdir()
     n = 0
@@ -102,7 +103,8 @@ def test_admin_changes_reach_the_running_loop(lfw, tmp_path, encoder):
     assert store.attendance() == []
     # A second connection, as the admin page has.
     admin = Store(tmp_path / "kiosk.db")
-    colin = admin.add_employee("Colin Powell", crop, embedding, encoder.embedder.contract.version)
+    colin = admin.add_employee("Colin Powell", image=None, face=None, crop=crop, embedding=embedding,
+                               model_version=encoder.embedder.contract.version)
     loop.process(frame)
     assert [r["employee_id"] for r in store.attendance()] == [colin]
     admin.remove_employee(colin)
@@ -120,7 +122,7 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
         raise CameraError("unplugged")
 
     contract = encoder.embedder.contract
-    loop = KioskLoop(open_camera=no_camera, recognizer=Recognizer(encoder, contract.threshold, 0.05),
+    loop = KioskLoop(open_camera=no_camera, recognizer=Recognizer(encoder, RecognitionSettings()),
                      store=Store(tmp_path / "k.db"), settings=RecognitionSettings(), kiosk_id="t",
                      model_version=contract.version, status=Status(), retry_max_seconds=0.01)
     loop.run()

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from kiosk.alignment import Aligner
 from kiosk.detection import FaceDetector
 from trainer import plots
 from trainer.lfw import read_pairs
@@ -35,18 +36,18 @@ class Report:
         plots.distance_histogram(distances[same], distances[~same], threshold, out / "distances.png", title)
 
 
-def aligned_crops(images: Path, names: list[str], detector: FaceDetector, size: int, progress: bool = True):
+def aligned_crops(images: Path, names: list[str], detector: FaceDetector, aligner: Aligner, progress: bool = True):
     """Crops for the named images through the kiosk pipeline; None where no face is found."""
     crops = {}
     for name in tqdm(names, desc="detect+align", unit="img", disable=None if progress else True):
         image = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
         if image is None:
             raise FileNotFoundError(f"{images / name}: image missing or unreadable")
-        crops[name] = central_crop(detector, image, size)
+        crops[name] = central_crop(detector, aligner, image)
     return crops
 
 
-def evaluate(pairs_file: Path, images: Path, embed_one, size: int, detector: FaceDetector, threshold: float | None,
+def evaluate(pairs_file: Path, images: Path, embed_one, aligner: Aligner, detector: FaceDetector, threshold: float | None,
              calibration_pairs: Path | None = None, progress: bool = True) -> tuple[Report, np.ndarray, np.ndarray, float]:
     """``embed_one(crop) -> unit vector``. The accuracy threshold comes from
     ``calibration_pairs`` (best accuracy there), else ``threshold``; a multi-fold
@@ -54,7 +55,7 @@ def evaluate(pairs_file: Path, images: Path, embed_one, size: int, detector: Fac
     pairs = read_pairs(pairs_file)
     calib = read_pairs(calibration_pairs) if calibration_pairs else []
     names = sorted({p.left for p in pairs + calib} | {p.right for p in pairs + calib})
-    crops = aligned_crops(images, names, detector, size, progress)
+    crops = aligned_crops(images, names, detector, aligner, progress)
     embeddings = {n: embed_one(c) for n, c in tqdm(crops.items(), desc="embed", unit="face", disable=None if progress else True) if c is not None}
 
     def distances(ps):

@@ -17,7 +17,7 @@ import numpy as np
 
 from kiosk.contract import sidecar_dict
 from kiosk.embedding import Embedder
-from trainer.data import PIXEL_MEAN, PIXEL_STD, make_pairs, normalise
+from trainer.data import PIXEL_MEAN, PIXEL_STD, normalise
 from trainer.embed import embed_tflite, pair_distances
 from trainer.metrics import best_threshold, gallery_far, roc_auc, tar_at_far, threshold_for_far
 
@@ -42,22 +42,24 @@ class ExportConfig:
     out: str
     weights: str = "best.weights.h5"
     quantizations: tuple[str, ...] = QUANTIZATIONS
-    far: float = 1e-3  # false-accept rate the shipped threshold is calibrated for
+    far: float = 1e-3  # false-accept rate the sidecar's default threshold is calibrated for
     representative: int = 400  # aligned training crops for int8 calibration
-    calibration_mismatches: int = 30000
+    calibration_mismatches: int = 500_000  # resolves a 1e-5 false-accept rate with 5 impostor pairs
     version: str = ""
     edgetpu: bool = False
+    flip_average: bool = False  # the kiosk embeds each crop and its mirror image and averages
+    name: str = "face_embedding"  # files are NAME_QUANTIZATION.tflite
 
 
 def build_keras(run: Path, weights: str):
     """The embedding model of a fit run folder (its config.json) with the named weights."""
-    from trainer.model import build_embedding_model
+    from trainer import backbones
 
     config_path = run / "config.json"
     if not config_path.is_file():
-        raise ExportError(f"{config_path}: missing; expected a folder written by 'trainer fit'")
+        raise ExportError(f"{config_path}: missing; expected a folder written by 'trainer fit' or 'trainer import-dlib'")
     config = json.loads(config_path.read_text())
-    model = build_embedding_model(config["input_size"], config["embedding_size"], config["width"])
+    model = backbones.build(config)
     path = run / weights
     if not path.is_file():
         raise ExportError(f"{path}: weights not found; did 'trainer fit' finish?")
@@ -72,8 +74,7 @@ def convert(model, quantization: str, representative: np.ndarray | None = None) 
     import tensorflow as tf
 
     size = model.input_shape[1]
-    features = model.get_layer("embedding_bn").output
-    backbone = keras.Model(model.input, features)
+    backbone = keras.Model(model.input, model.get_layer("embedding").input)
 
     def embed(image):
         return tf.math.l2_normalize(backbone(image, training=False), axis=-1)
@@ -146,11 +147,23 @@ def compile_edgetpu(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + "_edgetpu.tflite")
 
 
+# Pair false-accept rates the sidecar gives thresholds for: the kiosk picks the
+# one its gallery size needs (a stranger is compared with everyone).
+FAR_TABLE = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+MIN_IMPOSTORS = 5  # a rate is only calibrated where this many impostor pairs fall under it
+
+
+def far_thresholds(distances: np.ndarray, same: np.ndarray) -> dict[float, float]:
+    mismatched = int((~same).sum())
+    return {far: threshold_for_far(distances, same, far) for far in FAR_TABLE if far * mismatched >= MIN_IMPOSTORS}
+
+
 def calibrate(embeddings: np.ndarray, index: dict[str, int], pairs, far: float) -> dict:
     same = np.array([p.same for p in pairs])
     d = pair_distances(embeddings, index, pairs)
     threshold = threshold_for_far(d, same, far)
     return {
+        "far_thresholds": far_thresholds(d, same),
         "calibration_pairs": {"matched": int(same.sum()), "mismatched": int((~same).sum())},
         "far_target": far,
         "threshold": threshold,
@@ -159,6 +172,7 @@ def calibrate(embeddings: np.ndarray, index: dict[str, int], pairs, far: float) 
         "roc_auc": roc_auc(d, same),
         "tar_at_far_1e-2": tar_at_far(d, same, 1e-2),
         "tar_at_far_1e-3": tar_at_far(d, same, 1e-3),
+        "tar_at_far_1e-4": tar_at_far(d, same, 1e-4),
         # A stranger is compared with everyone: the chance that any one comparison
         # falls under the threshold grows with the gallery.
         "stranger_accept_rate_by_gallery_size": {str(n): gallery_far(far, n) for n in (10, 50, 100, 300)},
@@ -166,17 +180,32 @@ def calibrate(embeddings: np.ndarray, index: dict[str, int], pairs, far: float) 
 
 
 def calibration_pairs(cache, holdout_rows, mismatches: int, seed: int = 1):
-    """Every matched pair of the held-out people plus many random mismatches,
-    so a 1e-3 false-accept rate is resolved by tens of impostor pairs."""
+    """Every matched pair of the held-out people plus many distinct random
+    mismatches, so small false-accept rates are resolved by several impostor pairs."""
     from trainer.lfw import Pair
 
     by_person: dict[str, list[int]] = {}
     for r in holdout_rows:
         by_person.setdefault(cache.people[r], []).append(int(r))
     pairs = [Pair(cache.paths[v[i]], cache.paths[v[j]], True, 0) for v in by_person.values() for i in range(len(v)) for j in range(i + 1, len(v))]
+    rows = np.asarray(holdout_rows)
+    people = cache.people[rows]
+    possible = (len(rows) ** 2 - sum(len(v) ** 2 for v in by_person.values())) // 2
     rng = np.random.default_rng(seed)
-    random = make_pairs(cache, holdout_rows, 2 * mismatches, rng)
-    return pairs + [p for p in random if not p.same]
+    wanted = min(mismatches, possible)
+    if 2 * wanted > possible:  # small sets: take from all of them
+        i, j = np.triu_indices(len(rows), 1)
+        keep = people[i] != people[j]
+        pick = rng.choice(int(keep.sum()), wanted, replace=False)
+        chosen = list(zip(i[keep][pick], j[keep][pick]))
+    else:
+        found: set[tuple[int, int]] = set()
+        while len(found) < wanted:
+            for a, b in rng.integers(0, len(rows), (2 * (wanted - len(found)), 2)):
+                if people[a] != people[b] and len(found) < wanted:
+                    found.add((min(a, b), max(a, b)))
+        chosen = sorted(found)
+    return pairs + [Pair(cache.paths[rows[a]], cache.paths[rows[b]], False, 0) for a, b in chosen]
 
 
 def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
@@ -186,23 +215,31 @@ def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
     run, out = Path(config.run), Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model, fit_config = build_keras(run, config.weights)
+    from trainer.backbones import backbone
+
+    alignment = backbone(fit_config.get("backbone", "mobilefacenet64")).alignment
     cache = FaceCache.load(fit_config["cache"])
+    if cache.alignment != alignment:
+        raise ExportError(f"{fit_config['cache']}: '{cache.alignment}' crops, but the model needs '{alignment}' crops")
     train_rows, holdout_rows = split_rows(cache, fit_config["train_people"], fit_config["holdout_fraction"])
     if not len(holdout_rows):
         raise ExportError("no held-out people to calibrate the threshold on; set holdout_fraction > 0 when fitting")
     rng = np.random.default_rng(0)
-    representative = cache.crops[rng.choice(train_rows, min(config.representative, len(train_rows)), replace=False)]
+    # Quantization ranges come from training-side faces (an imported model holds everyone out).
+    pool = train_rows if len(train_rows) else holdout_rows
+    representative = cache.crops[rng.choice(pool, min(config.representative, len(pool)), replace=False)]
     pairs = calibration_pairs(cache, holdout_rows, config.calibration_mismatches)
     holdout_index = {cache.paths[r]: i for i, r in enumerate(holdout_rows)}
     version = config.version or f"{dt.date.today():%Y.%m.%d}-{run.name}"
     written = {}
     for quantization in config.quantizations:
-        path = out / f"face_embedding_{quantization}.tflite"
+        path = out / f"{config.name}_{quantization}.tflite"
         path.write_bytes(convert(model, quantization, representative))
         if quantization == "int8":
             check_integer_only(path)
         # Provisional sidecar so the kiosk's own loader can run the model for calibration.
-        _write_sidecar(path, model, version, quantization, threshold=1.0, metrics={})
+        sidecar = dict(version=version, quantization=quantization, alignment=alignment, flip_average=config.flip_average)
+        _write_sidecar(path, model, threshold=1.0, metrics={}, **sidecar)
         embedder = Embedder.load(path, num_threads=2)
         embeddings = embed_tflite(embedder, cache.crops[holdout_rows], progress=progress)
         metrics = calibrate(embeddings, holdout_index, pairs, config.far)
@@ -212,7 +249,11 @@ def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
         metrics["ops"] = op_names(path)
         metrics["size_bytes"] = path.stat().st_size
         metrics["trained_on"] = Path(fit_config["train_people"]).name
-        _write_sidecar(path, model, version, quantization, metrics.pop("threshold"), metrics)
+        metrics["calibrated_on"] = f"{len(holdout_index)} faces of people held out of training from {metrics['trained_on']}"
+        if fit_config.get("init") and not fit_config.get("epochs"):
+            metrics["trained_on"] = f"not by us: imported {fit_config['init']} weights"
+        _write_sidecar(path, model, threshold=metrics.pop("threshold"), far_thresholds=metrics.pop("far_thresholds"),
+                       metrics=metrics, **sidecar)
         log.info("%s: %.1f kB, threshold %.4f for FAR %.0e, held-out TAR %.3f", path.name, path.stat().st_size / 1024,
                  json.loads(path.with_suffix(".json").read_text())["threshold"], config.far, metrics["tar_at_threshold"])
         written[quantization] = path
@@ -228,11 +269,13 @@ def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
     return written
 
 
-def _write_sidecar(path: Path, model, version: str, quantization: str, threshold: float, metrics: dict) -> None:
+def _write_sidecar(path: Path, model, *, version: str, quantization: str, threshold: float, metrics: dict,
+                   alignment: str, flip_average: bool = False, far_thresholds: dict | None = None) -> None:
     data = sidecar_dict(
         version=version, model_file=path.name, input_size=int(model.input_shape[1]), color_order="RGB",
         mean=PIXEL_MEAN, std=PIXEL_STD, embedding_size=int(model.output_shape[-1]), distance="cosine",
-        threshold=float(threshold), quantization=quantization, metrics=metrics,
+        threshold=float(threshold), quantization=quantization, metrics=metrics, alignment=alignment,
+        flip_average=flip_average, far_thresholds=far_thresholds,
     )
     path.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from trainer import plots
+from trainer import backbones, plots
 from trainer.data import TripletBatches, centred, load_teacher, make_pairs, normalise, split_rows
 from trainer.embed import embed_keras, pair_distances
 from trainer.losses import combined_loss, koch_bce
-from trainer.metrics import accuracy_at, best_threshold
-from trainer.model import build_embedding_model, build_siamese_koch
+from trainer.metrics import accuracy_at, best_threshold, roc_auc
+from trainer.model import build_siamese_koch
 from trainer.prepare import FaceCache
 from trainer.teach import load_taught
 
@@ -29,6 +29,11 @@ class FitConfig:
     out: str
     train_people: str  # people file whose people may be trained on (e.g. peopleDevTrain.txt)
     teacher: str | None = None  # lfw-dlib descriptors.npz, for distillation
+    backbone: str = "mobilefacenet64"  # a name in trainer.backbones.BACKBONES
+    init: str | None = None  # pretrained weights to start from ('dlib' for dlib-resnet)
+    freeze_stages: int = 0  # keep this many early stages of the backbone fixed
+    margin: float = 0.2  # triplet / contrastive margin in cosine distance
+    optimizer: str = "adamw"  # adamw | sgd (momentum 0.9)
     embedding_size: int = 128
     width: int = 32
     epochs: int = 55
@@ -55,6 +60,8 @@ def recalibrate_batchnorm(model, crops: np.ndarray, batch_size: int = 128) -> No
     mode; a cumulative average over clean crops fixes that ("precise BN").
     Only the statistics change, never the weights."""
     norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return  # e.g. dlib's network: its "batch norms" are fixed affine layers
     saved = [bn.momentum for bn in norms]
     try:
         for i, start in enumerate(range(0, len(crops), batch_size)):
@@ -86,15 +93,18 @@ class PairValidation(keras.callbacks.Callback):
         self.same = np.array([p.same for p in pairs])
         self.calibration_crops = calibration_crops
 
-    def on_epoch_end(self, epoch, logs=None):
+    def measure(self) -> dict[str, float]:
         recalibrate_batchnorm(self.embedding_model, self.calibration_crops)
         d = pair_distances(embed_keras(self.embedding_model, self.crops), self.index, self.pairs)
         threshold = best_threshold(d, self.same)
-        acc = accuracy_at(d, self.same, threshold)
+        return {"val_acc": accuracy_at(d, self.same, threshold), "val_threshold": threshold, "val_auc": roc_auc(d, self.same)}
+
+    def on_epoch_end(self, epoch, logs=None):
+        measured = self.measure()
         if logs is not None:
-            logs["val_acc"] = acc
-            logs["val_threshold"] = threshold
-        log.info("epoch %d: held-out pair accuracy %.4f at distance %.3f", epoch + 1, acc, threshold)
+            logs.update(measured)
+        log.info("epoch %d: held-out pair accuracy %.4f at distance %.3f (ROC AUC %.5f)", epoch + 1, measured["val_acc"],
+                 measured["val_threshold"], measured["val_auc"])
 
 
 def _koch_pairs(batches: TripletBatches):
@@ -123,7 +133,14 @@ def run_fit(config: FitConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = FaceCache.load(config.cache)
-    config.input_size = int(cache.crops.shape[1])
+    config.input_size = cache.size
+    net = backbones.backbone(config.backbone)
+    if (cache.alignment, net.input_size or cache.size) != (net.alignment, cache.size):
+        raise ValueError(f"{config.cache}: '{cache.alignment}' crops of {cache.size} px, but backbone {net.name} needs "
+                         f"'{net.alignment}' crops of {net.input_size} px: run 'trainer prepare --alignment {net.alignment} "
+                         f"--size {net.input_size}'")
+    if config.init and config.init not in net.init:
+        raise ValueError(f"--init {config.init}: backbone {net.name} has no such pretrained weights (known: {', '.join(net.init) or 'none'})")
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     train_rows, holdout_rows = split_rows(cache, config.train_people, config.holdout_fraction)
     if len(train_rows) == 0:
@@ -150,14 +167,27 @@ def run_fit(config: FitConfig) -> Path:
         extra=extra, extra_fraction=config.taught_fraction if extra is not None else 0.0,
     )
     keras.utils.set_random_seed(config.seed)
-    embedding = build_embedding_model(config.input_size, config.embedding_size, config.width)
+    embedding = backbones.build(asdict(config))
+    if config.init:
+        backbones.load_pretrained(embedding, config.init)
     if config.init_weights:
         embedding.load_weights(config.init_weights)
+    frozen = net.frozen_prefixes(config.freeze_stages)
+    for layer in embedding.layers:
+        if frozen and layer.name.startswith(frozen):
+            layer.trainable = False
     steps = config.epochs * len(batches)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate / 10, steps, alpha=0.01, warmup_target=config.learning_rate, warmup_steps=max(1, len(batches))
     )
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        # Steps in proportion to the gradient: a nearly converged network stays put
+        # where the loss has little to say (AdamW moves every weight by ~lr regardless).
+        optimizer = keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=config.weight_decay)
+    elif config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adamw or sgd")
     if config.loss == "koch":
         model = build_siamese_koch(embedding)
         model.compile(optimizer=optimizer, loss=koch_bce)
@@ -165,7 +195,7 @@ def run_fit(config: FitConfig) -> Path:
     else:
         model = embedding
         distill = config.distill_weight if config.teacher else 0.0
-        model.compile(optimizer=optimizer, loss=combined_loss(config.loss, config.metric_weight, distill, config.embedding_size))
+        model.compile(optimizer=optimizer, loss=combined_loss(config.loss, config.metric_weight, distill, config.embedding_size, config.margin))
         data = batches
 
     rng = np.random.default_rng(config.seed)
@@ -173,8 +203,11 @@ def run_fit(config: FitConfig) -> Path:
     callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup"))]
     if len(holdout_rows):
         pairs = make_pairs(cache, holdout_rows, 2000, rng)
-        callbacks.append(PairValidation(embedding, cache, holdout_rows, pairs, calibration_crops))
-        callbacks.append(_BestWeights(embedding, out / "best.weights.h5"))
+        validation = PairValidation(embedding, cache, holdout_rows, pairs, calibration_crops)
+        callbacks.append(validation)
+        # Fine-tuning keeps the starting weights as "best" until an epoch beats them.
+        baseline = validation if (config.init or config.init_weights) else None
+        callbacks.append(_BestWeights(embedding, out / "best.weights.h5", baseline))
     callbacks += [keras.callbacks.CSVLogger(str(out / "history.csv"), append=True), _tensorboard(out)]
     model.fit(data, epochs=config.epochs, callbacks=[c for c in callbacks if c is not None], verbose=2)
     recalibrate_batchnorm(embedding, calibration_crops)
@@ -184,18 +217,31 @@ def run_fit(config: FitConfig) -> Path:
 
 
 class _BestWeights(keras.callbacks.Callback):
-    """Keeps the embedding weights of the epoch with the best held-out accuracy."""
+    """Keeps the embedding weights of the epoch with the best held-out accuracy;
+    with a ``baseline`` (fine-tuning), the starting weights compete too. The
+    best score so far is kept beside the weights, so a resumed run goes on
+    comparing against it."""
 
-    def __init__(self, embedding, path: Path):
+    def __init__(self, embedding, path: Path, baseline: PairValidation | None = None):
         super().__init__()
-        self.embedding, self.path = embedding, path
-        self.best = -1.0
+        self.embedding, self.path, self.baseline = embedding, path, baseline
+        self.record = path.with_suffix(".json")
+        self.best = json.loads(self.record.read_text())["val_acc"] if self.record.is_file() else -1.0
+
+    def on_train_begin(self, logs=None):
+        if self.baseline is not None and not self.record.is_file():
+            measured = self.baseline.measure()
+            log.info("before training: held-out pair accuracy %.4f (ROC AUC %.5f)", measured["val_acc"], measured["val_auc"])
+            self._keep(measured, epoch=0)
 
     def on_epoch_end(self, epoch, logs=None):
-        acc = (logs or {}).get("val_acc", -1.0)
-        if acc > self.best:
-            self.best = acc
-            save_weights(self.embedding, self.path)
+        if (logs or {}).get("val_acc", -1.0) > self.best:
+            self._keep(logs, epoch + 1)
+
+    def _keep(self, measured: dict, epoch: int) -> None:
+        self.best = float(measured["val_acc"])
+        save_weights(self.embedding, self.path)
+        self.record.write_text(json.dumps({"epoch": epoch, **{k: float(v) for k, v in measured.items() if k.startswith("val_")}}) + "\n")
 
 
 def _tensorboard(out: Path):

@@ -6,6 +6,8 @@ Each loss takes labels (B,) and embeddings (B, D) and returns a scalar.
 
 from __future__ import annotations
 
+import functools
+
 from keras import ops
 
 
@@ -80,9 +82,13 @@ METRIC_LOSSES = {
 }
 
 
-def combined_loss(metric: str = "triplet", metric_weight: float = 1.0, distill_weight: float = 1.0, embedding_size: int = 128):
-    """A Keras loss for ``y_true = [teacher descriptor (D) | identity label (1)]``."""
+def combined_loss(metric: str = "triplet", metric_weight: float = 1.0, distill_weight: float = 1.0, embedding_size: int = 128,
+                  margin: float | None = None):
+    """A Keras loss for ``y_true = [teacher descriptor (D) | identity label (1)]``;
+    ``margin`` overrides the metric loss's default."""
     metric_fn = METRIC_LOSSES[metric]
+    if metric_fn is not None and margin is not None:
+        metric_fn = functools.partial(metric_fn, margin=margin)
 
     def loss(y_true, y_pred):
         total = 0.0

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.alignment import align_face
+from kiosk.alignment import Aligner
 from kiosk.detection import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -23,16 +23,18 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 @dataclass
 class FaceCache:
-    """Aligned RGB crops with the relative path and person of each."""
+    """Aligned RGB crops with the relative path and person of each, and the
+    alignment that made them (a name from the model contract)."""
 
     crops: np.ndarray  # (N, S, S, 3) uint8 RGB
     paths: np.ndarray  # (N,) str, relative to the images folder
     people: np.ndarray  # (N,) str
+    alignment: str = "arcface112"
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, crops=self.crops, paths=self.paths, people=self.people)
+        np.savez(tmp, crops=self.crops, paths=self.paths, people=self.people, alignment=np.array(self.alignment))
         tmp.replace(path)
 
     @classmethod
@@ -41,7 +43,13 @@ class FaceCache:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no face cache here; run 'trainer prepare' first")
         with np.load(path) as data:
-            return cls(data["crops"], data["paths"].astype(str), data["people"].astype(str))
+            # Caches from before alignments had names were all arcface112.
+            alignment = str(data["alignment"]) if "alignment" in data else "arcface112"
+            return cls(data["crops"], data["paths"].astype(str), data["people"].astype(str), alignment)
+
+    @property
+    def size(self) -> int:
+        return int(self.crops.shape[1])
 
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.paths)}
@@ -62,15 +70,15 @@ def central_face(detections, shape):
     return min(detections, key=lambda d: float(np.linalg.norm(d.box.reshape(2, 2).mean(0) - centre)))
 
 
-def central_crop(detector: FaceDetector, image_bgr: np.ndarray, size: int) -> np.ndarray | None:
+def central_crop(detector: FaceDetector, aligner: Aligner, image_bgr: np.ndarray) -> np.ndarray | None:
     """Aligned RGB crop of the most central face, or None when no face is found."""
     detections = detector.detect(image_bgr, bgr=True)
     if not detections:
         return None
-    return align_face(image_bgr, central_face(detections, image_bgr.shape).keypoints, size)[:, :, ::-1]
+    return aligner.align(image_bgr, central_face(detections, image_bgr.shape))
 
 
-def prepare(images: Path, detector: FaceDetector, size: int, progress: bool = True) -> tuple[FaceCache, list[str]]:
+def prepare(images: Path, detector: FaceDetector, aligner: Aligner, progress: bool = True) -> tuple[FaceCache, list[str]]:
     files = list_images(images)
     crops, paths, people, failed = [], [], [], []
     for file in tqdm(files, desc="detect+align", unit="img", disable=None if progress else True):
@@ -79,14 +87,15 @@ def prepare(images: Path, detector: FaceDetector, size: int, progress: bool = Tr
         if image is None:
             failed.append(f"{rel}\tunreadable image")
             continue
-        crop = central_crop(detector, image, size)
+        crop = central_crop(detector, aligner, image)
         if crop is None:
             failed.append(f"{rel}\tno face found")
             continue
         crops.append(crop)
         paths.append(rel)
         people.append(file.parent.name)
-    cache = FaceCache(np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8), np.array(paths), np.array(people))
+    size = aligner.size
+    cache = FaceCache(np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8), np.array(paths), np.array(people), aligner.name)
     return cache, failed
 
 

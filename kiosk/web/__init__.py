@@ -22,7 +22,7 @@ class Services:
     status: object  # kiosk.daemon.Status
     store_path: str
     encoder: object = None  # kiosk.recognition.FaceEncoder, shared with the loop
-    threshold: float = 0.0
+    recognizer: object = None  # kiosk.recognition.Recognizer: its thresholds judge look-alikes
     capture: Callable | None = None  # latest camera frame (BGR) or None
 
 

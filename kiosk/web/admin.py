@@ -15,7 +15,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, Length
 
-from kiosk.enrollment import EnrollmentError, decode_photo, lookalikes, reference_face
+from kiosk.enrollment import EnrollmentError, Reference, decode_photo, lookalikes, make_reference
 from kiosk.store import UnknownEmployee, encode_png
 from kiosk.web.auth import login_required
 from kiosk.web.db import get_store
@@ -72,26 +72,29 @@ def _pending() -> dict:
     return pending
 
 
-def _finish_enrollment(name: str, crop, embedding, employee_id: int | None):
+def _finish_enrollment(name: str, ref: Reference, employee_id: int | None):
     """Enroll (or re-enroll), unless the face looks like someone else: then ask first."""
     store = get_store()
-    similar = lookalikes(store.gallery(_version()), embedding, _services().threshold, exclude=employee_id)
+    gallery = store.gallery(_version())
+    threshold = _services().recognizer.thresholds(len(gallery) + (employee_id is None)).good
+    similar = lookalikes(gallery, ref.embedding, threshold, exclude=employee_id)
     if similar:
         token = secrets.token_urlsafe(16)
-        _pending()[token] = {"name": name, "crop": crop, "embedding": embedding, "employee_id": employee_id, "at": time.monotonic()}
+        _pending()[token] = {"name": name, "ref": ref, "employee_id": employee_id, "at": time.monotonic()}
         return render_template("confirm.html", name=name, token=token, similar=similar, form=ConfirmForm(token=token),
                                new_photo=url_for("admin.pending_photo", token=token)), 409
-    return _save(name, crop, embedding, employee_id)
+    return _save(name, ref, employee_id)
 
 
-def _save(name, crop, embedding, employee_id):
+def _save(name: str, ref: Reference, employee_id: int | None):
     store = get_store()
+    fields = dict(image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding, model_version=_version())
     if employee_id is None:
-        employee_id = store.add_employee(name, crop, embedding, _version())
-        flash(f"{name} enrolled.")
+        employee_id = store.add_employee(name, **fields)
+        flash(f"{name} enrolled." + (f" Note: {ref.note}." if ref.note else ""))
     else:
-        store.replace_reference(employee_id, crop, embedding, _version())
-        flash(f"New photo saved for {name}.")
+        store.replace_reference(employee_id, **fields)
+        flash(f"New photo saved for {name}." + (f" Note: {ref.note}." if ref.note else ""))
     current_app.logger.info("enrolled employee %d", employee_id)
     return redirect(url_for("admin.employees"))
 
@@ -104,8 +107,10 @@ def _employee_or_404(employee_id: int):
 
 
 def _staff_page(enroll=None, capture=None, error=None):
-    return render_template("employees.html", employees=get_store().employees(), enroll=enroll or EnrollForm(),
-                           capture=capture or CaptureForm(), can_capture=_services().capture is not None, error=error)
+    store = get_store()
+    return render_template("employees.html", employees=store.employees(), enroll=enroll or EnrollForm(),
+                           capture=capture or CaptureForm(), can_capture=_services().capture is not None, error=error,
+                           need_photo=set(store.stale_references(_version())))
 
 
 @bp.get("/")
@@ -121,10 +126,10 @@ def enroll():
     if not form.validate_on_submit():
         return _staff_page(enroll=form, error="Give a name and choose a photo."), 400
     try:
-        crop, embedding = reference_face(_services().encoder, decode_photo(form.photo.data.read()))
+        ref = make_reference(_services().encoder, decode_photo(form.photo.data.read()))
     except EnrollmentError as exc:
         return _staff_page(enroll=form, error=str(exc)), 422
-    return _finish_enrollment(form.name.data.strip(), crop, embedding, None)
+    return _finish_enrollment(form.name.data.strip(), ref, None)
 
 
 @bp.post("/capture")
@@ -139,12 +144,12 @@ def capture():
         error = "The camera has no picture right now. Check the camera and try again."
     else:
         try:
-            crop, embedding = reference_face(_services().encoder, frame)
+            ref = make_reference(_services().encoder, frame)
         except EnrollmentError as exc:
             error = f"{exc} (ask them to stand in front of the kiosk and click Capture again)"
     if error:
         return _staff_page(capture=form, error=error), 422
-    return _finish_enrollment(form.name.data.strip(), crop, embedding, None)
+    return _finish_enrollment(form.name.data.strip(), ref, None)
 
 
 @bp.post("/enroll/confirm")
@@ -155,21 +160,23 @@ def confirm():
     if pending is None:
         flash("That enrollment expired; please upload the photo again.")
         return redirect(url_for("admin.employees"))
-    return _save(pending["name"], pending["crop"], pending["embedding"], pending["employee_id"])
+    return _save(pending["name"], pending["ref"], pending["employee_id"])
 
 
 @bp.get("/pending/<token>.png")
 @login_required
 def pending_photo(token):
     pending = _pending().get(token) or abort(404)
-    return Response(encode_png(pending["crop"]), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return Response(encode_png(pending["ref"].image[:, :, ::-1]), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/employees/<int:employee_id>/photo.png")
 @login_required
 def photo(employee_id):
     _employee_or_404(employee_id)
-    return Response(encode_png(get_store().reference_crop(employee_id)), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    ref = get_store().reference(employee_id)
+    picture = ref.crop if ref.image is None else ref.image[:, :, ::-1]  # people enrolled before reference images: their crop
+    return Response(encode_png(picture), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
 @bp.route("/employees/<int:employee_id>", methods=["GET"])
@@ -200,11 +207,11 @@ def reenroll(employee_id):
     try:
         if not form.validate_on_submit():
             raise EnrollmentError("Choose a photo.")
-        crop, embedding = reference_face(_services().encoder, decode_photo(form.photo.data.read()))
+        ref = make_reference(_services().encoder, decode_photo(form.photo.data.read()))
     except EnrollmentError as exc:
         flash(str(exc))
         return redirect(url_for("admin.employee", employee_id=employee_id))
-    return _finish_enrollment(e.name, crop, embedding, employee_id)
+    return _finish_enrollment(e.name, ref, employee_id)
 
 
 @bp.post("/employees/<int:employee_id>/remove")
