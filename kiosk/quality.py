@@ -21,41 +21,13 @@ import cv2
 import numpy as np
 
 from kiosk.alignment import align_face
+from kiosk.config import QualitySettings
 from kiosk.detection import Detection
 
 # Sharpness and exposure are measured on a crop of this fixed size so the
 # thresholds do not depend on the camera resolution.
 _MEASURE_SIZE = 112
 GOOD, FAIR = "good", "fair"
-
-
-@dataclass(frozen=True)
-class QualitySettings:
-    """The gate's limits. The minimum eye distance (pixels between the eyes
-    in the frame) is ``min_face_scale`` (``fair_min_face_scale`` for a fair
-    face) times the eye distance in the model's own crop, so a face is never
-    blown up more than 1 / scale times; ``min_eye_distance`` fixes it instead."""
-
-    min_eye_distance: float | None = None
-    min_face_scale: float = 0.5
-    min_sharpness: float = 60.0  # variance of the Laplacian on the aligned crop
-    min_brightness: float = 50.0  # mean grey level of the aligned crop
-    max_brightness: float = 210.0
-    max_yaw: float = 0.35  # nose offset from the eye midpoint, in eye distances
-    max_roll_degrees: float = 30.0
-    fair_max_yaw: float = 0.6
-    fair_min_sharpness: float = 15.0
-    fair_min_face_scale: float = 0.25
-    min_second_face_ratio: float = 0.5  # a second face this large (relative) counts as "several faces" ...
-    dominant_face_ratio: float = 0.8  # ... unless the most central face is at least this large (relative)
-    central_fraction: float = 0.2  # ... and its centre lies within this fraction of the frame from the centre
-
-    def min_eyes(self, tier: str, crop_eye_distance: float) -> float:
-        """Smallest eye distance in the frame for a face of this tier, for a
-        model whose crop has its eyes ``crop_eye_distance`` apart."""
-        if self.min_eye_distance is not None:
-            return self.min_eye_distance * (1.0 if tier == GOOD else self.fair_min_face_scale / self.min_face_scale)
-        return crop_eye_distance * (self.min_face_scale if tier == GOOD else self.fair_min_face_scale)
 
 
 # Where no model's crop is given: about the eye distance in dlib's 150 px chip.
@@ -126,6 +98,14 @@ def choose_face(detections: list[Detection], frame_shape, settings: QualitySetti
     return None, None
 
 
+def min_eyes(settings: QualitySettings, tier: str, crop_eye_distance: float) -> float:
+    """Smallest eye distance in the frame for a face of this tier, for a
+    model whose crop has its eyes ``crop_eye_distance`` apart."""
+    if settings.min_eye_distance is not None:
+        return settings.min_eye_distance * (1.0 if tier == GOOD else settings.fair_min_face_scale / settings.min_face_scale)
+    return crop_eye_distance * (settings.min_face_scale if tier == GOOD else settings.fair_min_face_scale)
+
+
 def check_quality(frame_bgr: np.ndarray, detections: list[Detection], settings: QualitySettings = QualitySettings(),
                   crop_eye_distance: float = DEFAULT_CROP_EYE_DISTANCE) -> QualityResult:
     """``crop_eye_distance``: the eye distance in the model's own crop, which sets the smallest usable face."""
@@ -147,8 +127,8 @@ def _faults(frame_bgr: np.ndarray, face: Detection, settings: QualitySettings, c
     brightness = float(grey.mean())
     sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
     checks = [  # (reason, fails the strict limit, fails the lenient limit)
-        ("too_small", face.eye_distance < settings.min_eyes(GOOD, crop_eye_distance),
-         face.eye_distance < settings.min_eyes(FAIR, crop_eye_distance)),
+        ("too_small", face.eye_distance < min_eyes(settings, GOOD, crop_eye_distance),
+         face.eye_distance < min_eyes(settings, FAIR, crop_eye_distance)),
         ("turned", abs(yaw) > settings.max_yaw, abs(yaw) > settings.fair_max_yaw),
         ("tilted", abs(roll) > settings.max_roll_degrees, abs(roll) > settings.max_roll_degrees),
         ("too_dark", brightness < settings.min_brightness, brightness < settings.min_brightness),

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kiosk.alignment import Aligner
-from kiosk.config import RecognitionSettings
+from kiosk.config import QualitySettings, RecognitionSettings
 from kiosk.contract import ModelContract
 from kiosk.detection import FaceDetector
 from kiosk.embedding import Embedder
 from kiosk.matching import Match, best_match, gallery_threshold
-from kiosk.quality import GOOD, QualityResult, QualitySettings, check_quality
+from kiosk.quality import GOOD, QualityResult, check_quality
 from kiosk.store import Gallery
 
 
@@ -85,9 +85,10 @@ class FaceEncoder:
         timings.update(detect=t1 - t0, quality=t2 - t1)
         if not quality.ok:
             return quality, None, None
-        crop = self.aligner.align(frame_bgr, quality.face)
+        crop = self.aligner.align(frame_bgr, quality.face, timings)
         t3 = time.perf_counter()
         embedding = self.embedder.embed(crop)
+        # "align" includes the landmark step where the model's alignment has one ("landmarks").
         timings.update(align=t3 - t2, embed=time.perf_counter() - t3)
         return quality, crop, embedding
 

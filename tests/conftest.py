@@ -37,3 +37,19 @@ def detector():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def punch(store, employee_id, at, cooldown_seconds=0.0, kiosk_id="k", distance=0.1, day_start=None):
+    """What the kiosk records for a recognised face at ``at`` (the attendance rules, in UTC days)."""
+    import datetime as dt
+
+    from kiosk import attendance
+
+    start = day_start or dt.time(0)
+
+    def rule(history):
+        return attendance.decide(history, at, cooldown_seconds, dt.timezone.utc, start)
+
+    entry, _ = store.record_visit(employee_id, at, rule, work_day=attendance.work_day(at, dt.timezone.utc, start),
+                                  distance=distance, kiosk_id=kiosk_id, model_version="v1")
+    return entry

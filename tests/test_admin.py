@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
-from kiosk.daemon import KioskLoop, Status
+from kiosk.loop import KioskLoop, Status
 from kiosk.cli import build_encoder
 from kiosk.recognition import Recognizer
 from kiosk.store import Store
@@ -119,8 +119,27 @@ def test_enroll_list_thumbnail_rename_and_remove(lfw, admin, tmp_path):
     reenrolled = admin.post(f"/admin/employees/{employee_id}/photo", data={"csrf_token": token, "photo": (io.BytesIO(photo_bytes("Colin_Powell", 2)), "b.jpg")},
                             content_type="multipart/form-data")
     assert reenrolled.status_code == 302
-    removed = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token}, follow_redirects=True)
+    asked = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token})
+    assert asked.status_code == 200 and b"Remove Colin Powell?" in asked.data and b"is kept for timesheets" in asked.data
+    assert len(Store(tmp_path / "kiosk.db").employees()) == 1  # nothing removed before the confirmation
+    removed = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True)
     assert b"removed" in removed.data and Store(tmp_path / "kiosk.db").employees() == []
+
+
+def test_removing_with_the_history_says_so_before_deleting_it(lfw, admin, tmp_path):
+    import datetime as dt
+
+    from tests.conftest import punch
+
+    enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
+    store = Store(tmp_path / "kiosk.db")
+    employee_id = store.employees()[0].id
+    punch(store, employee_id, dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc))
+    token = form_token(admin, f"/admin/employees/{employee_id}")
+    asked = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "purge": "y"})
+    assert b"deleted too" in asked.data and b"1 entry" in asked.data and len(store.attendance()) == 1
+    admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "purge": "y", "confirm": "yes"})
+    assert store.attendance() == [] and store.employees() == []
 
 
 @pytest.mark.parametrize("data,filename,status,message", [
@@ -184,28 +203,6 @@ def test_unknown_ids_are_404(admin):
     assert b"No employee with id 999" in admin.get("/admin/employees/999").data
 
 
-def test_attendance_table_csv_and_corrections(lfw, admin, tmp_path):
-    import datetime as dt
-
-    enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
-    store = Store(tmp_path / "kiosk.db")
-    employee_id = store.employees()[0].id
-    at = dt.datetime(2026, 11, 23, 8, 59).astimezone()
-    store.record_punch(employee_id, at=at, distance=0.2, kiosk_id="k1", model_version="v", cooldown_seconds=0)
-    page = admin.get("/admin/attendance?from=2026-11-23").get_data(as_text=True)
-    assert "08:59" in page and "Colin Powell" in page
-    token = token_of(admin.get("/admin/attendance").get_data(as_text=True))
-    admin.post("/admin/attendance/correct", data={"csrf_token": token, "employee": employee_id, "day": "2026-11-23",
-                                                   "time": "17:30", "direction": "out", "note": "forgot to punch out"})
-    rows = store.attendance("2026-11-23")
-    assert [(r["kind"], r["direction"]) for r in rows] == [("punch", "in"), ("correction", "out")]
-    assert rows[1]["author"] == "admin" and rows[1]["note"] == "forgot to punch out"
-    csv_text = admin.get("/admin/attendance.csv?from=2026-11-23").get_data(as_text=True)
-    assert csv_text.splitlines()[0].startswith("employee_id,name,day") and "forgot to punch out" in csv_text
-    bad = admin.post("/admin/attendance/correct", data={"csrf_token": token, "employee": employee_id, "day": "", "time": "", "note": ""}, follow_redirects=True)
-    assert b"give a reason" in bad.data and len(store.attendance("2026-11-23")) == 2
-
-
 def test_status_page(admin):
     page = admin.get("/admin/status")
     assert page.status_code == 200 and b"Enrolled people" in page.data and b"Free disk" in page.data
@@ -217,19 +214,25 @@ def test_capture_without_a_camera_frame_says_so(admin):
 
 
 def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
-    from kiosk.config import RecognitionSettings
+    from kiosk.config import AttendanceSettings, DisplaySettings
 
-    contract = encoder.embedder.contract
+    now = [0.0]
     loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=Store(tmp_path / "kiosk.db"),
-                     settings=RecognitionSettings(frames_needed=1, frames_window=1, cooldown_seconds=0), kiosk_id="k",
-                     model_version=contract.version, status=Status(), hold_seconds=0)
+                     recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0),
+                     display=DisplaySettings(preview=False), kiosk_id="k", model_version=encoder.embedder.contract.version,
+                     status=Status(), monotonic=lambda: now[0])
     frame = cv2.imread(str(lfw_image("Colin_Powell", 2)))
-    loop.process(frame)
+
+    def visit():
+        now[0] += 10  # a new visit each time
+        loop.process(frame)
+
+    visit()
     assert loop.store.attendance() == []
     enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
-    loop.process(frame)
+    visit()
     assert [r["name"] for r in loop.store.attendance()] == ["Colin Powell"]
     employee_id = loop.store.employees()[0].id
-    admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": form_token(admin)})
-    loop.process(frame)
+    admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": form_token(admin), "confirm": "yes"})
+    visit()
     assert len(loop.store.attendance()) == 1 and loop.status.gallery_size == 0

@@ -7,6 +7,7 @@ import pytest
 
 from kiosk.backup import BackupError, backup, restore, verify
 from kiosk.store import Store
+from tests.conftest import punch
 
 
 def dump(path):
@@ -26,8 +27,7 @@ def test_backup_under_a_busy_writer_restores_identically(tmp_path):
         n = 0
         while not stop.is_set():
             n += 1
-            w.record_punch(ids[n % 3], at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=n),
-                           distance=0.1, kiosk_id="k", model_version="v", cooldown_seconds=0)
+            punch(w, ids[n % 3], dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=n))
         w.close()
 
     thread = threading.Thread(target=writer)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
-from kiosk.daemon import Status
+from kiosk.loop import Status
 from kiosk.cli import build_encoder
 from kiosk.recognition import Recognizer
 from kiosk.web import Services, create_app, passwords

@@ -7,20 +7,21 @@ import sys
 import textwrap
 
 from kiosk.store import Store
+from tests.conftest import punch
 
 WRITER = textwrap.dedent("""
     import datetime as dt, sys
     import numpy as np
     from kiosk.store import Store
+    from tests.conftest import punch
     store = Store(sys.argv[1])
     ids = [store.add_employee(f"P{i}", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v") for i in range(5)]
     t = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
     n = 0
     while True:
         n += 1
-        punch = store.record_punch(ids[n % 5], at=t + dt.timedelta(seconds=n), distance=0.1, kiosk_id="k",
-                                   model_version="v", cooldown_seconds=0)
-        print(punch.id, flush=True)   # acknowledged only once committed
+        entry = punch(store, ids[n % 5], t + dt.timedelta(seconds=n))
+        print(entry.id, flush=True)   # acknowledged only once committed
 """)
 
 
@@ -41,5 +42,4 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_punch(tmp_path):
     stored = {r["id"] for r in store.attendance()}
     assert set(acknowledged) <= stored
     # and the kiosk carries on writing after the restart
-    assert store.record_punch(1, at=dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc), distance=0.1, kiosk_id="k",
-                              model_version="v", cooldown_seconds=0) is not None
+    assert punch(store, 1, dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)) is not None

@@ -22,6 +22,7 @@ def lfw_crops(tmp_path_factory):
 
     if not LFW_IMAGES.is_dir():
         pytest.skip(f"LFW is not available at {LFW_IMAGES}")
+    from kiosk.alignment import ArcfaceAligner
     from kiosk.detection import FaceDetector, default_model_path
     from kiosk.inference import TFLiteModel
 
@@ -30,7 +31,7 @@ def lfw_crops(tmp_path_factory):
         (folder / person).mkdir()
         for image in sorted((LFW_IMAGES / person).glob("*.jpg"))[:25]:
             (folder / person / image.name).symlink_to(image)
-    cache, failed = prepare(folder, FaceDetector(TFLiteModel(default_model_path())), 64, progress=False)
+    cache, failed = prepare(folder, FaceDetector(TFLiteModel(default_model_path())), ArcfaceAligner(64), progress=False)
     assert not failed
     return cache
 
@@ -51,7 +52,8 @@ def int8_model(tmp_path_factory, shipped_keras, lfw_crops):
 def write_sidecar(path, model):
     from trainer.export import _write_sidecar
 
-    _write_sidecar(path, model, "test", path.stem.rsplit("_", 1)[-1], 0.5, {})
+    _write_sidecar(path, model, version="test", quantization=path.stem.rsplit("_", 1)[-1], threshold=0.5, metrics={},
+                   alignment="arcface112")
 
 
 def test_int8_graph_is_integer_only_with_edgetpu_ops(int8_model):
@@ -87,13 +89,16 @@ def test_edgetpu_compile_without_the_compiler_says_how_to_get_it(tmp_path, monke
         compile_edgetpu(int8_model)
 
 
-def test_bundled_model_sidecar_records_its_evaluation():
-    from kiosk.config import BUNDLED_MODEL
+@pytest.mark.parametrize("name,size,alignment", [("default", 150, "dlib150"), ("fast", 64, "arcface112")])
+def test_bundled_models_are_edgetpu_ready_int8_with_their_evaluation(name, size, alignment):
+    from kiosk.config import BUNDLED_MODELS
 
-    contract = load_contract(BUNDLED_MODEL)
-    assert contract.quantization == "int8" and contract.input_size == 64
-    assert {"tar_at_far_1e-3", "roc_auc", "ops"} <= set(contract.metrics)
-    assert json.loads(contract.sidecar_path.read_text())["model_file"] == BUNDLED_MODEL.name
+    path = BUNDLED_MODELS[name]
+    check_integer_only(path)
+    contract = load_contract(path)
+    assert (contract.quantization, contract.input_size, contract.alignment) == ("int8", size, alignment)
+    assert {"tar_at_far_1e-3", "roc_auc", "ops"} <= set(contract.metrics) and len(contract.far_thresholds) >= 3
+    assert json.loads(contract.sidecar_path.read_text())["model_file"] == path.name
 
 
 def test_full_export_writes_calibrated_sidecars(tmp_path):

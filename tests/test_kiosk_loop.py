@@ -1,4 +1,6 @@
-"""The real recognition loop, end to end, on LFW photos replayed as a camera."""
+"""The kiosk at the door, end to end on replayed 640x480 frames made from
+LFW photos: people walk up from afar, turn their heads, blur, and face the
+camera; enrolment photos are never the photos they walk up with."""
 
 import datetime as dt
 
@@ -7,109 +9,201 @@ import numpy as np
 import pytest
 
 from kiosk.cameras import CameraError
-from kiosk.cameras.replay import ReplayCamera
-from kiosk.config import BUNDLED_MODEL, RecognitionSettings
-from kiosk.daemon import KioskLoop, Status
 from kiosk.cli import build_encoder
+from kiosk.config import BUNDLED_MODEL, AttendanceSettings, DisplaySettings, RecognitionSettings
+from kiosk.enrollment import make_reference
+from kiosk.loop import KioskLoop, Status
 from kiosk.recognition import Recognizer
 from kiosk.store import Store
 from tests.conftest import lfw_image
 
-STAFF = ["Colin_Powell", "Tony_Blair", "Serena_Williams"]
-STRANGERS = ["Gerhard_Schroeder", "Jennifer_Capriati"]
+FPS = 15.0
+LFW_FACE_WIDTH = 110  # about how wide a face is in a 250 px deep-funneled LFW photo
+# Who walks up: an enrolment photo, a different photo to walk up with, and a photo of them turned away.
+COLIN = ("Colin_Powell", 1, 71)
+TONY = ("Tony_Blair", 2, 54)
+HUGO = ("Hugo_Chavez", 1, 48)  # never enrolled
 
 
-def kiosk_frame(photo, x, y, scale):
-    """The photo as seen by a 640x480 kiosk camera: placed and scaled differently."""
-    image = cv2.imread(str(photo))
-    image = cv2.resize(image, None, fx=scale, fy=scale)
-    frame = np.full((480, 640, 3), 90, np.uint8)
+def on_canvas(photo, face_width: float, centre=(320, 250)) -> np.ndarray:
+    """The photo as a 640x480 camera sees it with the face ``face_width`` px wide."""
+    scale = face_width / LFW_FACE_WIDTH
+    image = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    frame = np.full((480, 640, 3), 96, np.uint8)
     h, w = image.shape[:2]
-    frame[y : y + h, x : x + w] = image
+    x0, y0 = centre[0] - w // 2, centre[1] - h // 2
+    fx0, fy0 = max(0, x0), max(0, y0)
+    fx1, fy1 = min(640, x0 + w), min(480, y0 + h)
+    frame[fy0:fy1, fx0:fx1] = image[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     return frame
 
 
-def frontal(encoder, person):
-    """The first photo of ``person`` that passes the quality gate (LFW has many turned heads)."""
-    for number in range(1, 20):
-        path = lfw_image(person, number)
-        quality, crop, embedding = encoder.encode(cv2.imread(str(path)))
-        if quality.ok:
-            return path, crop, embedding
-    raise AssertionError(f"no frontal photo of {person}")
+def walk_up(frontal, turned) -> list[np.ndarray]:
+    """From about 3 m away (a 30 px face) towards the kiosk, looking aside on the
+    way in (until 200 px), a blurred moment, then facing the camera: nothing
+    good enough to vote comes before the last part."""
+    frames = [on_canvas(frontal, w) for w in np.linspace(30, 60, 6)]
+    frames += [on_canvas(turned, w) for w in np.linspace(80, 200, 8)]
+    frames += [cv2.GaussianBlur(on_canvas(frontal, 190), (0, 0), 4)] * 4
+    frames += [on_canvas(frontal, 190 + (i % 3) * 5, (320 + i, 250)) for i in range(15)]
+    return frames
+
+
+EMPTY = np.full((480, 640, 3), 96, np.uint8)
+
+
+class Replay:
+    """Frames at 15 fps on a fake clock; the loop reads them like a camera."""
+
+    name = "replay:test"
+
+    def __init__(self, frames, clock):
+        self.frames, self.clock = list(frames), clock
+
+    def read(self):
+        if not self.frames:
+            return None
+        self.clock.tick()
+        return self.frames.pop(0)
+
+    def close(self):
+        pass
 
 
 class Clock:
     def __init__(self):
-        self.now = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+        self.seconds = 0.0
+        self.start = dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.timezone.utc)
 
-    def __call__(self):
-        self.now += dt.timedelta(seconds=1)
-        return self.now
+    def tick(self):
+        self.seconds += 1 / FPS
+
+    def monotonic(self):
+        return self.seconds
+
+    def wall(self):
+        return self.start + dt.timedelta(seconds=self.seconds)
 
 
-@pytest.fixture
-def encoder(detector):
+class Recording(Status):
+    """A Status that remembers every screen it showed, with the time."""
+
+    def __init__(self, clock, **kw):
+        super().__init__(**kw)
+        self.clock, self.shown = clock, []
+
+    def show(self, screen, face=None):
+        if not self.shown or self.shown[-1][1] != screen:
+            self.shown.append((self.clock.seconds, screen))
+        super().show(screen, face)
+
+    def states(self):
+        return [s.state for _, s in self.shown]
+
+
+@pytest.fixture(scope="module")
+def encoder():
     return build_encoder(BUNDLED_MODEL)
 
 
-def make_loop(tmp_path, encoder, frames_dir, store, **settings):
-    contract = encoder.embedder.contract
-    return KioskLoop(
-        open_camera=lambda: ReplayCamera(frames_dir), recognizer=Recognizer(encoder, RecognitionSettings()),
-        store=store, settings=RecognitionSettings(**settings), kiosk_id="test", model_version=contract.version,
-        status=Status(), clock=Clock(), hold_seconds=0,
-    )
+def photo(person, number):
+    return cv2.imread(str(lfw_image(person, number)))
 
 
-def test_staff_are_logged_once_per_cooldown_and_strangers_never(lfw, tmp_path, encoder):
-    store = Store(tmp_path / "kiosk.db")
-    ids = {}
-    photos = {}
-    for person in STAFF + STRANGERS:
-        photos[person], crop, embedding = frontal(encoder, person)
-        if person in STRANGERS:
-            continue
-        ids[person] = store.add_employee(person.replace("_", " "), image=None, face=None, crop=crop, embedding=embedding,
-                                         model_version=encoder.embedder.contract.version)
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    n = 0
-    # Each staff member stands in front of the kiosk for 6 frames, twice (the
-    # second visit within the cooldown); strangers for 6 frames each.
-    sequence = [(p, photos[p]) for p in STAFF + STRANGERS + STAFF[:1]]
-    for person, photo in sequence:
-        for k in range(6):
-            cv2.imwrite(str(frames / f"{n:04d}.png"), kiosk_frame(photo, 100 + 20 * k, 60 + 5 * k, 1.2 + 0.05 * k))
-            n += 1
-    loop = make_loop(tmp_path, encoder, frames, store, cooldown_seconds=3600)
+def enrol(store, encoder, person, number):
+    ref = make_reference(encoder, photo(person, number))
+    return store.add_employee(person.replace("_", " "), image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
+                              model_version=encoder.embedder.contract.version)
+
+
+def started_at(status) -> float:
+    return next(t for t, s in status.shown if s.state == "welcome")
+
+
+def walk_frames(person, enrolment_photo, turned_photo):
+    walking = next(n for n in range(2, 12) if n not in (enrolment_photo, turned_photo))
+    return walk_up(photo(person, walking), photo(person, turned_photo))
+
+
+def run_loop(encoder, store, frames, clock, welcome_seconds=2.0, cooldown=3600.0):
+    status = Recording(clock)
+    loop = KioskLoop(open_camera=lambda: Replay(frames, clock), recognizer=Recognizer(encoder, RecognitionSettings()), store=store,
+                     recognition=RecognitionSettings(), rules=AttendanceSettings(cooldown_seconds=cooldown, timezone="UTC"),
+                     display=DisplaySettings(welcome_seconds=welcome_seconds, preview=False), kiosk_id="door",
+                     model_version=encoder.embedder.contract.version, status=status, clock=clock.wall, monotonic=clock.monotonic)
     loop.run()
-    rows = store.attendance()
-    assert [r["employee_id"] for r in rows] == [ids[p] for p in STAFF]
-    assert all(r["direction"] == "in" and r["kiosk_id"] == "test" for r in rows)
-    assert loop.status.unknown_faces >= len(STRANGERS)
-    assert loop.status.frames == n
+    assert loop.finished and loop.error is None
+    return loop, status
+
+
+def test_an_enrolled_person_walking_up_gets_guidance_then_one_readable_welcome(lfw, tmp_path, encoder):
+    store = Store(tmp_path / "kiosk.db")
+    colin = enrol(store, encoder, "Colin_Powell", COLIN[1])
+    clock = Clock()
+    loop, status = run_loop(encoder, store, walk_frames(*COLIN) + [EMPTY] * 60, clock)
+    states = status.states()
+    assert "guidance" in states and states.index("guidance") < states.index("welcome")
+    guidance = [s.title for t, s in status.shown if s.state == "guidance" and t < started_at(status)]
+    assert guidance[0].startswith("Face too small") and "Please face the camera directly." in guidance  # far away, then turned
+    welcomes = [(t, s) for t, s in status.shown if s.state == "welcome"]
+    assert len(welcomes) == 1
+    started, screen = welcomes[0]
+    assert (screen.title, screen.detail) == ("Welcome, Colin Powell", "IN at 08:59")
+    ended = next(t for t, s in status.shown if t > started and s.state != "welcome")
+    assert ended - started >= 2.0  # held for the configured welcome time, not flashed
+    assert "unknown" not in states and "already" not in states and status.unknown_faces == 0
+    assert [(e.employee_id, e.direction) for e in store.history(colin)] == [(colin, "in")]
+
+
+def test_a_stranger_walking_up_is_not_recognised_once(lfw, tmp_path, encoder):
+    store = Store(tmp_path / "kiosk.db")
+    enrol(store, encoder, "Colin_Powell", COLIN[1])
+    clock = Clock()
+    loop, status = run_loop(encoder, store, walk_frames(*HUGO) + [EMPTY] * 60, clock)
+    assert status.states().count("unknown") == 1 and status.unknown_faces == 1
+    assert "welcome" not in status.states() and store.attendance() == []
+
+
+def test_two_people_in_turn_give_two_punches_and_a_second_visit_is_already_recorded(lfw, tmp_path, encoder):
+    store = Store(tmp_path / "kiosk.db")
+    colin, tony = enrol(store, encoder, "Colin_Powell", COLIN[1]), enrol(store, encoder, "Tony_Blair", TONY[1])
+    clock = Clock()
+    frames = walk_frames(*COLIN) + [EMPTY] * 40 + walk_frames(*TONY) + [EMPTY] * 40 + walk_frames(*COLIN) + [EMPTY] * 40
+    loop, status = run_loop(encoder, store, frames, clock)
+    assert [r["employee_id"] for r in store.attendance()] == [colin, tony]
+    welcomes = [s.title for _, s in status.shown if s.state == "welcome"]
+    assert welcomes == ["Welcome, Colin Powell", "Welcome, Tony Blair"]
+    [again] = [s for _, s in status.shown if s.state == "already"]
+    assert again.title == "Hello Colin Powell" and again.detail == "already recorded at 08:59 (IN)"
+    assert status.unknown_faces == 0
 
 
 def test_admin_changes_reach_the_running_loop(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    photo, crop, embedding = frontal(encoder, "Colin_Powell")
-    cv2.imwrite(str(frames / "a.png"), kiosk_frame(photo, 150, 80, 1.3))
-    loop = make_loop(tmp_path, encoder, frames, store, cooldown_seconds=0, frames_needed=1, frames_window=1)
-    frame = cv2.imread(str(frames / "a.png"))
-    loop.process(frame)
+    clock = Clock()
+    status = Status()
+    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=store,
+                     recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0),
+                     display=DisplaySettings(preview=False), kiosk_id="k", model_version=encoder.embedder.contract.version,
+                     status=status, clock=clock.wall, monotonic=clock.monotonic)
+    frame = on_canvas(photo("Colin_Powell", 2), 170)
+
+    def visit():
+        for _ in range(3):
+            clock.tick()
+            loop.process(frame)
+        clock.seconds += 5  # they leave; the visit ends
+        loop.process(EMPTY)
+
+    visit()
     assert store.attendance() == []
-    # A second connection, as the admin page has.
-    admin = Store(tmp_path / "kiosk.db")
-    colin = admin.add_employee("Colin Powell", image=None, face=None, crop=crop, embedding=embedding,
-                               model_version=encoder.embedder.contract.version)
-    loop.process(frame)
+    admin = Store(tmp_path / "kiosk.db")  # a second connection, as the admin page has
+    colin = enrol(admin, encoder, "Colin_Powell", 1)
+    visit()
     assert [r["employee_id"] for r in store.attendance()] == [colin]
     admin.remove_employee(colin)
-    loop.process(frame)
-    assert len(store.attendance()) == 1 and loop.status.gallery_size == 0
+    visit()
+    assert len(store.attendance()) == 1 and status.gallery_size == 0
 
 
 def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
@@ -121,30 +215,32 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
             loop.stop()
         raise CameraError("unplugged")
 
-    contract = encoder.embedder.contract
-    loop = KioskLoop(open_camera=no_camera, recognizer=Recognizer(encoder, RecognitionSettings()),
-                     store=Store(tmp_path / "k.db"), settings=RecognitionSettings(), kiosk_id="t",
-                     model_version=contract.version, status=Status(), retry_max_seconds=0.01)
+    loop = KioskLoop(open_camera=no_camera, recognizer=Recognizer(encoder, RecognitionSettings()), store=Store(tmp_path / "k.db"),
+                     recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(), kiosk_id="t",
+                     model_version=encoder.embedder.contract.version, status=Status(), retry_max_seconds=0.01)
     loop.run()
     assert len(attempts) == 3
-    assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera
+    assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera and loop.status.camera_down_since is not None
 
 
-class CountingNotifier:
-    def __init__(self):
-        self.watchdogs = 0
-
-    def watchdog(self):
-        self.watchdogs += 1
-
-
-def test_watchdog_is_fed_once_per_processed_frame(tmp_path, encoder):
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i in range(4):
-        cv2.imwrite(str(frames / f"{i}.png"), np.full((480, 640, 3), 60 * i, np.uint8))
-    notifier = CountingNotifier()
-    loop = make_loop(tmp_path, encoder, frames, Store(tmp_path / "k.db"))
-    loop.notifier = notifier
-    loop.run()
-    assert loop.status.frames == 4 and notifier.watchdogs == 4
+def test_the_preview_is_made_only_while_someone_watches(lfw, tmp_path, encoder):
+    store = Store(tmp_path / "kiosk.db")
+    clock = Clock()
+    status = Status()
+    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=store,
+                     recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(preview_fps=5),
+                     kiosk_id="k", model_version=encoder.embedder.contract.version, status=status,
+                     clock=clock.wall, monotonic=clock.monotonic)
+    frame = on_canvas(photo("Colin_Powell", 2), 150)
+    clock.tick()
+    loop.process(frame)
+    assert status.preview_sequence == 0
+    status.preview_viewers = 1
+    for _ in range(15):  # one second at 15 fps
+        clock.tick()
+        loop.process(frame)
+    assert 4 <= status.preview_sequence <= 6 and status.preview.startswith(b"\xff\xd8")  # about 5 JPEG frames a second
+    picture = cv2.imdecode(np.frombuffer(status.preview, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape == (240, 320, 3)
+    face = status.face["box"]
+    assert face[0] < 0.5 < face[2] and status.face["good"]

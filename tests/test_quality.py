@@ -4,7 +4,8 @@ import pytest
 
 from kiosk.detection import Detection
 from kiosk import quality
-from kiosk.quality import FAIR, GOOD, REASONS, QualitySettings, choose_face, pose
+from kiosk.config import QualitySettings
+from kiosk.quality import FAIR, GOOD, REASONS, choose_face, pose
 from tests.conftest import lfw_image
 
 SETTINGS = QualitySettings()

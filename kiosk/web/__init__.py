@@ -1,6 +1,6 @@
 """The Flask app served by the kiosk process: the full-screen kiosk page, the
-admin pages and the JSON status API. Collaborators arrive through
-``services``; nothing here creates hardware or models."""
+admin pages (staff, timesheets, status) and the JSON status API.
+Collaborators arrive through ``services``; nothing here creates hardware or models."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 
 @dataclass
 class Services:
-    status: object  # kiosk.daemon.Status
+    status: object  # kiosk.loop.Status
     store_path: str
     encoder: object = None  # kiosk.recognition.FaceEncoder, shared with the loop
     recognizer: object = None  # kiosk.recognition.Recognizer: its thresholds judge look-alikes
@@ -33,27 +33,42 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
         SERVICES=services,
         SECRET_KEY=passwords.secret_key(config.kiosk.data_dir),
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=config.web.session_minutes),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a session ends session_minutes after login, however busy
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.web.tls_cert is not None,
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # the session lifetime bounds it
     )
     if test_config:
         app.config.update(test_config)
     CSRFProtect(app)
-    app.extensions["pending_enrollments"] = {}
-    from kiosk.web import admin, api, auth, db, screen
+    from kiosk.web import api, auth, db, screen, staff, status_page, timesheets
+    from kiosk.web.viewers import StreamSlots
 
-    app.extensions["login_attempts"] = auth._Attempts()
+    app.extensions["pending_enrollments"] = {}
+    app.extensions["login_attempts"] = auth.Attempts()
+    app.extensions["stream_slots"] = StreamSlots(config.web.max_event_streams)
     db.init_app(app)
-    app.register_blueprint(screen.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(admin.bp)
+    for blueprint in (screen.bp, api.bp, auth.bp, staff.bp, timesheets.bp, status_page.bp):
+        app.register_blueprint(blueprint)
+    _filters(app, config)
+
+    @app.context_processor
+    def admin_state():
+        return {"admin_logged_in": auth.logged_in}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_template("error.html", title="Form expired", message="The form was too old or not sent by this site. Go back, reload the page and try again."), 400
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return render_template("error.html", title="Bad request", message=getattr(error, "description", "Bad request.")), 400
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("error.html", title="Not here", message=getattr(error, "description", "Not allowed.")), 403
 
     @app.errorhandler(413)
     def too_large(error):
@@ -63,12 +78,40 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     def not_found(error):
         return render_template("error.html", title="Not found", message=getattr(error, "description", "Not found.")), 404
 
+    @app.errorhandler(503)
+    def unavailable(error):
+        return render_template("error.html", title="Busy", message=getattr(error, "description", "Try again shortly.")), 503
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
+        if config.web.tls_cert is not None:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
     return app
+
+
+def _filters(app: Flask, config: Config) -> None:
+    zone = config.attendance.zone()
+    clock = "%H:%M" if config.display.time_format == "24h" else "%I:%M %p"
+
+    @app.template_filter("clock")
+    def clock_filter(at) -> str:
+        """A moment as the local wall-clock time (in the configured zone and format)."""
+        if not at:
+            return ""
+        if isinstance(at, str):
+            at = dt.datetime.fromisoformat(at)
+        return at.astimezone(zone).strftime(clock)
+
+    @app.template_filter("duration")
+    def duration_filter(span) -> str:
+        """7:45 for seven hours and three quarters; an empty cell for nothing."""
+        if span is None:
+            return ""
+        minutes = round(span.total_seconds() / 60)
+        return f"{minutes // 60}:{minutes % 60:02d}"

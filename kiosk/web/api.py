@@ -7,21 +7,29 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
+from kiosk.web.viewers import trusted
+
 bp = Blueprint("api", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
+    """200 while the kiosk can do its job; 503 once the camera has been down
+    longer than camera.unhealthy_after_seconds (the admin page still works)."""
     status = current_app.config["SERVICES"].status
-    fresh = status.last_frame_at and time.monotonic() - status.last_frame_at < 10
-    body = {"ok": True, "camera": status.camera, "processing_frames": bool(fresh)}
-    return jsonify(body), 200
+    limit = current_app.config["KIOSK_CONFIG"].camera.unhealthy_after_seconds
+    down = None if status.camera_down_since is None else time.monotonic() - status.camera_down_since
+    fresh = bool(status.last_frame_at) and time.monotonic() - status.last_frame_at < 10
+    healthy = down is None or down < limit
+    body = {"ok": healthy, "camera": status.camera, "camera_down_seconds": None if down is None else round(down, 1),
+            "processing_frames": fresh}
+    return jsonify(body), 200 if healthy else 503
 
 
 @bp.get("/status")
 def status():
     services = current_app.config["SERVICES"]
-    data = services.status.snapshot()
+    data = services.status.snapshot(with_people=trusted())
     usage = shutil.disk_usage(current_app.config["KIOSK_CONFIG"].kiosk.data_dir)
     data["disk_free_mb"] = usage.free // 2**20
     return jsonify(data)

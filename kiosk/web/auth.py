@@ -1,11 +1,20 @@
-"""Admin login: one password, expiring sessions, rate-limited attempts."""
+"""Admin login: one password, sessions that expire and can be revoked, and
+rate-limited attempts that cannot be raced.
+
+- At most one password check runs at a time (each costs ~32 MiB of scrypt
+  memory), and an attempt is counted *before* it is checked, atomically, so
+  parallel guesses get no more tries than sequential ones.
+- A session carries the server-side session epoch; logging out or setting a
+  new password bumps it, which ends every earlier session. Sessions last
+  ``web.session_minutes`` from login and are not renewed by use.
+"""
 
 from __future__ import annotations
 
 import functools
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
@@ -18,37 +27,64 @@ bp = Blueprint("auth", __name__, url_prefix="/admin")
 
 MAX_FAILURES = 5
 WINDOW_SECONDS = 300
+MAX_CLIENTS = 1000  # addresses remembered; the oldest are forgotten first
 
 
 class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-class _Attempts:
-    """Failed logins per client address within a sliding window."""
+class Attempts:
+    """Login attempts per client address within a sliding window, bounded in size."""
 
-    def __init__(self):
+    def __init__(self, limit: int = MAX_FAILURES, window: float = WINDOW_SECONDS, max_clients: int = MAX_CLIENTS):
+        self.limit, self.window, self.max_clients = limit, window, max_clients
         self._lock = threading.Lock()
-        self._failures: dict[str, deque] = defaultdict(deque)
+        self._tries: OrderedDict[str, deque] = OrderedDict()
 
-    def blocked(self, client: str) -> bool:
+    def begin(self, client: str, now: float | None = None) -> bool:
+        """Count one attempt; False (and nothing counted) when the client is already at the limit."""
+        now = time.monotonic() if now is None else now
         with self._lock:
-            q = self._failures[client]
-            while q and time.monotonic() - q[0] > WINDOW_SECONDS:
-                q.popleft()
-            return len(q) >= MAX_FAILURES
+            tries = self._tries.pop(client, deque())
+            while tries and now - tries[0] > self.window:
+                tries.popleft()
+            self._tries[client] = tries  # most recently seen last
+            if len(tries) >= self.limit:
+                return False
+            tries.append(now)
+            while len(self._tries) > self.max_clients:
+                self._tries.popitem(last=False)
+            return True
 
-    def fail(self, client: str) -> None:
+    def succeeded(self, client: str) -> None:
         with self._lock:
-            self._failures[client].append(time.monotonic())
+            self._tries.pop(client, None)
 
-    def reset(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+    def __len__(self) -> int:
+        return len(self._tries)
+
+
+_CHECK = threading.Lock()  # one scrypt at a time, whoever asks
+
+
+def check_password(data_dir, password: str) -> bool:
+    with _CHECK:
+        return passwords.check(data_dir, password)
 
 
 def _data_dir():
     return current_app.config["KIOSK_CONFIG"].kiosk.data_dir
+
+
+def logged_in() -> bool:
+    """A session from a login that has not expired and is of the current epoch."""
+    if not session.get("admin"):
+        return False
+    minutes = current_app.config["KIOSK_CONFIG"].web.session_minutes
+    if time.time() - float(session.get("since", 0)) > 60 * minutes:
+        return False
+    return session.get("epoch") == passwords.session_epoch(_data_dir())
 
 
 def login_required(view):
@@ -56,7 +92,8 @@ def login_required(view):
     def wrapped(*args, **kwargs):
         if not passwords.is_set(_data_dir()):
             return render_template("setup.html"), 503
-        if not session.get("admin"):
+        if not logged_in():
+            session.clear()
             return redirect(url_for("auth.login", next=request.path))
         return view(*args, **kwargs)
 
@@ -67,20 +104,19 @@ def login_required(view):
 def login():
     if not passwords.is_set(_data_dir()):
         return render_template("setup.html"), 503
-    attempts: _Attempts = current_app.extensions["login_attempts"]
+    attempts: Attempts = current_app.extensions["login_attempts"]
     client = request.remote_addr or "?"
     form = LoginForm()
-    if request.method == "POST" and attempts.blocked(client):
-        return render_template("login.html", form=form, error="Too many failed attempts. Wait five minutes."), 429
     if form.validate_on_submit():
-        if passwords.check(_data_dir(), form.password.data):
-            attempts.reset(client)
+        if not attempts.begin(client):
+            return render_template("login.html", form=form, error="Too many failed attempts. Wait five minutes."), 429
+        if check_password(_data_dir(), form.password.data):
+            attempts.succeeded(client)
             session.clear()
-            session.permanent = True
-            session["admin"] = True
+            session.permanent = True  # the cookie expires with the session
+            session.update(admin=True, since=time.time(), epoch=passwords.session_epoch(_data_dir()))
             target = request.args.get("next", "")
-            return redirect(target if target.startswith("/admin") else url_for("admin.employees"))
-        attempts.fail(client)
+            return redirect(target if target.startswith("/admin") and not target.startswith("//") else url_for("staff.employees"))
         current_app.logger.warning("failed admin login from %s", client)
         return render_template("login.html", form=form, error="Wrong password."), 401
     return render_template("login.html", form=form, error=None)
@@ -88,6 +124,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if logged_in():
+        passwords.bump_session_epoch(_data_dir())  # every earlier session ends here, copied cookies included
     session.clear()
     flash("Logged out.")
     return redirect(url_for("auth.login"))

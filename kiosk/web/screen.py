@@ -1,33 +1,89 @@
-"""The full-screen page Chromium shows on the kiosk, fed by server-sent events."""
+"""The full-screen page Chromium shows on the kiosk, fed by server-sent
+events, and the live camera picture (MJPEG) on it."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template, stream_with_context
+from flask import Blueprint, Response, abort, current_app, render_template, stream_with_context
+
+from kiosk.web.viewers import slots, trusted
 
 bp = Blueprint("screen", __name__)
+KEEPALIVE_SECONDS = 15
+
+
+def _status():
+    return current_app.config["SERVICES"].status
 
 
 @bp.get("/")
 def index():
-    return render_template("screen.html", status=current_app.config["SERVICES"].status.snapshot())
+    display = current_app.config["KIOSK_CONFIG"].display
+    is_trusted = trusted()
+    return render_template("screen.html", screen=_status().screen.for_viewer(is_trusted), time_format=display.time_format,
+                           preview=display.preview and is_trusted)
+
+
+def _stream(body, mimetype: str, headers: dict | None = None) -> Response:
+    if not slots().acquire():
+        abort(503, description="Too many open connections to the kiosk; try again shortly.")
+
+    def guarded():
+        try:
+            yield from body()
+        finally:
+            slots().release()
+
+    return Response(stream_with_context(guarded()), mimetype=mimetype,
+                    headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no", **(headers or {})})
 
 
 @bp.get("/events")
 def events():
-    status = current_app.config["SERVICES"].status
+    status = _status()
     once = current_app.config.get("SSE_ONCE", False)
+    is_trusted = trusted()
 
-    def stream():
+    def body():
         seen = -1
         while True:
             with status.changed:
-                status.changed.wait_for(lambda: status.sequence != seen, timeout=15)
+                status.changed.wait_for(lambda: status.sequence != seen, timeout=KEEPALIVE_SECONDS)
                 seen = status.sequence
-                payload = {"state": status.state, "message": status.message}
+                payload = status.event(is_trusted)
             yield f"data: {json.dumps(payload)}\n\n"
             if once:
                 return
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return _stream(body, "text/event-stream")
+
+
+@bp.get("/preview.mjpg")
+def preview():
+    """The mirrored camera picture, for the kiosk's own display and admins only."""
+    if not trusted():
+        abort(403, description="The camera picture is shown on the kiosk itself, or to a logged-in admin.")
+    if not current_app.config["KIOSK_CONFIG"].display.preview:
+        abort(404, description="The camera preview is turned off (display.preview = false).")
+    status = _status()
+    once = current_app.config.get("SSE_ONCE", False)
+
+    def body():
+        with status.changed:
+            status.preview_viewers += 1
+        try:
+            seen = -1
+            while True:
+                with status.changed:
+                    status.changed.wait_for(lambda: status.preview_sequence != seen, timeout=KEEPALIVE_SECONDS)
+                    seen, jpeg = status.preview_sequence, status.preview
+                if jpeg:
+                    yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
+                if once:
+                    return
+        finally:
+            with status.changed:
+                status.preview_viewers -= 1
+
+    return _stream(body, "multipart/x-mixed-replace; boundary=frame")

@@ -1,10 +1,31 @@
 // Live kiosk state over server-sent events; the browser reconnects by itself.
-const message = document.getElementById("message");
+const title = document.getElementById("title");
+const detail = document.getElementById("detail");
 const clock = document.getElementById("clock");
+const guide = document.getElementById("guide");
+const twelveHour = document.body.dataset.timeFormat === "12h";
+
 const events = new EventSource("/events");
 events.onmessage = (event) => {
   const data = JSON.parse(event.data);
-  message.textContent = data.message;
+  title.textContent = data.title;
+  detail.textContent = data.detail || "";
   document.body.className = "state-" + data.state;
+  if (guide) {
+    guide.classList.toggle("face", Boolean(data.face));
+    guide.classList.toggle("good", Boolean(data.face && data.face.good));
+  }
 };
-setInterval(() => { clock.textContent = new Date().toLocaleTimeString(); }, 1000);
+
+function pad(n) { return String(n).padStart(2, "0"); }
+function tick() {
+  const now = new Date();
+  if (twelveHour) {
+    const h = now.getHours() % 12 || 12;
+    clock.textContent = h + ":" + pad(now.getMinutes()) + (now.getHours() < 12 ? " AM" : " PM");
+  } else {
+    clock.textContent = pad(now.getHours()) + ":" + pad(now.getMinutes());
+  }
+}
+tick();
+setInterval(tick, 1000);

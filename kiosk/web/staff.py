@@ -1,60 +1,61 @@
-"""The manager's pages: staff, enrollment, attendance and status."""
+"""Staff pages: enrol from a photo or the kiosk camera, look-alike checks,
+rename, replace the photo, working hours, and removal (after a confirmation)."""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
 import secrets
-import shutil
 import time
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from kiosk.enrollment import EnrollmentError, Reference, decode_photo, lookalikes, make_reference
+from kiosk.names import MAX_LENGTH, InvalidName, clean_name
 from kiosk.store import UnknownEmployee, encode_png
 from kiosk.web.auth import login_required
 from kiosk.web.db import get_store
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("staff", __name__, url_prefix="/admin")
 PENDING_SECONDS = 600
+PENDING_MAX = 20  # confirmations waiting at once (each holds a photo in memory)
+
+
+def _name_field():
+    # The length is checked again by clean_name, with a message; this keeps huge bodies out of it.
+    return StringField("Name", validators=[DataRequired(), Length(max=4 * MAX_LENGTH)])
 
 
 class EnrollForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = _name_field()
     photo = FileField("Photo", validators=[FileRequired()])
 
 
 class CaptureForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = _name_field()
 
 
 class RenameForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = _name_field()
 
 
 class PhotoForm(FlaskForm):
     photo = FileField("New photo", validators=[FileRequired()])
 
 
+class HoursForm(FlaskForm):
+    expected_start = StringField("Due at", validators=[Optional(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Use a time such as 08:30.")])
+
+
 class RemoveForm(FlaskForm):
     purge = BooleanField("Also delete their attendance history")
+    confirm = StringField(validators=[Optional()])
 
 
 class ConfirmForm(FlaskForm):
     token = StringField(validators=[DataRequired()])
-
-
-class CorrectionForm(FlaskForm):
-    employee = SelectField("Employee", coerce=int)
-    day = DateField("Day", validators=[DataRequired()])
-    time = TimeField("Time", validators=[DataRequired()])
-    direction = SelectField("Direction", choices=[("in", "in"), ("out", "out")])
-    note = StringField("Reason", validators=[DataRequired(), Length(max=300)])
 
 
 def _services():
@@ -69,6 +70,8 @@ def _pending() -> dict:
     pending = current_app.extensions["pending_enrollments"]
     for token in [t for t, p in pending.items() if time.monotonic() - p["at"] > PENDING_SECONDS]:
         pending.pop(token, None)
+    while len(pending) >= PENDING_MAX:
+        pending.pop(next(iter(pending)))
     return pending
 
 
@@ -82,21 +85,22 @@ def _finish_enrollment(name: str, ref: Reference, employee_id: int | None):
         token = secrets.token_urlsafe(16)
         _pending()[token] = {"name": name, "ref": ref, "employee_id": employee_id, "at": time.monotonic()}
         return render_template("confirm.html", name=name, token=token, similar=similar, form=ConfirmForm(token=token),
-                               new_photo=url_for("admin.pending_photo", token=token)), 409
+                               new_photo=url_for("staff.pending_photo", token=token)), 409
     return _save(name, ref, employee_id)
 
 
 def _save(name: str, ref: Reference, employee_id: int | None):
     store = get_store()
     fields = dict(image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding, model_version=_version())
+    note = f" Note: {ref.note}." if ref.note else ""
     if employee_id is None:
         employee_id = store.add_employee(name, **fields)
-        flash(f"{name} enrolled." + (f" Note: {ref.note}." if ref.note else ""))
+        flash(f"{name} enrolled.{note}")
     else:
         store.replace_reference(employee_id, **fields)
-        flash(f"New photo saved for {name}." + (f" Note: {ref.note}." if ref.note else ""))
+        flash(f"New photo saved for {name}.{note}")
     current_app.logger.info("enrolled employee %d", employee_id)
-    return redirect(url_for("admin.employees"))
+    return redirect(url_for("staff.employees"))
 
 
 def _employee_or_404(employee_id: int):
@@ -126,10 +130,11 @@ def enroll():
     if not form.validate_on_submit():
         return _staff_page(enroll=form, error="Give a name and choose a photo."), 400
     try:
+        name = clean_name(form.name.data)
         ref = make_reference(_services().encoder, decode_photo(form.photo.data.read()))
-    except EnrollmentError as exc:
+    except (EnrollmentError, InvalidName) as exc:
         return _staff_page(enroll=form, error=str(exc)), 422
-    return _finish_enrollment(form.name.data.strip(), ref, None)
+    return _finish_enrollment(name, ref, None)
 
 
 @bp.post("/capture")
@@ -144,12 +149,15 @@ def capture():
         error = "The camera has no picture right now. Check the camera and try again."
     else:
         try:
+            name = clean_name(form.name.data)
             ref = make_reference(_services().encoder, frame)
+        except InvalidName as exc:
+            error = str(exc)
         except EnrollmentError as exc:
             error = f"{exc} (ask them to stand in front of the kiosk and click Capture again)"
     if error:
         return _staff_page(capture=form, error=error), 422
-    return _finish_enrollment(form.name.data.strip(), ref, None)
+    return _finish_enrollment(name, ref, None)
 
 
 @bp.post("/enroll/confirm")
@@ -159,7 +167,7 @@ def confirm():
     pending = _pending().pop(form.token.data, None) if form.validate_on_submit() else None
     if pending is None:
         flash("That enrollment expired; please upload the photo again.")
-        return redirect(url_for("admin.employees"))
+        return redirect(url_for("staff.employees"))
     return _save(pending["name"], pending["ref"], pending["employee_id"])
 
 
@@ -183,7 +191,10 @@ def photo(employee_id):
 @login_required
 def employee(employee_id):
     e = _employee_or_404(employee_id)
-    return render_template("employee.html", e=e, rename=RenameForm(name=e.name), photo_form=PhotoForm(), remove=RemoveForm())
+    return render_template("employee.html", e=e, rename=RenameForm(name=e.name), photo_form=PhotoForm(), remove=RemoveForm(),
+                           hours=HoursForm(expected_start=e.expected_start or ""),
+                           default_start=current_app.config["KIOSK_CONFIG"].attendance.expected_start,
+                           needs_photo=employee_id in get_store().stale_references(_version()))
 
 
 @bp.post("/employees/<int:employee_id>/rename")
@@ -194,9 +205,25 @@ def rename(employee_id):
     if not form.validate_on_submit():
         flash("A name is required.")
     else:
-        get_store().rename(employee_id, form.name.data)
-        flash("Name saved.")
-    return redirect(url_for("admin.employee", employee_id=employee_id))
+        try:
+            get_store().rename(employee_id, form.name.data)
+            flash("Name saved.")
+        except InvalidName as exc:
+            flash(str(exc))
+    return redirect(url_for("staff.employee", employee_id=employee_id))
+
+
+@bp.post("/employees/<int:employee_id>/hours")
+@login_required
+def hours(employee_id):
+    _employee_or_404(employee_id)
+    form = HoursForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors))
+    else:
+        get_store().set_expected_start(employee_id, form.expected_start.data or None)
+        flash("Working hours saved.")
+    return redirect(url_for("staff.employee", employee_id=employee_id))
 
 
 @bp.post("/employees/<int:employee_id>/photo")
@@ -210,72 +237,21 @@ def reenroll(employee_id):
         ref = make_reference(_services().encoder, decode_photo(form.photo.data.read()))
     except EnrollmentError as exc:
         flash(str(exc))
-        return redirect(url_for("admin.employee", employee_id=employee_id))
+        return redirect(url_for("staff.employee", employee_id=employee_id))
     return _finish_enrollment(e.name, ref, employee_id)
 
 
 @bp.post("/employees/<int:employee_id>/remove")
 @login_required
 def remove(employee_id):
+    """First a page that says what will happen; only its own form removes."""
     e = _employee_or_404(employee_id)
     form = RemoveForm()
     if not form.validate_on_submit():
         abort(400)
+    if form.confirm.data != "yes":
+        punches = len(get_store().attendance(employee_id=employee_id))
+        return render_template("remove.html", e=e, purge=form.purge.data, punches=punches, form=RemoveForm(purge=form.purge.data))
     get_store().remove_employee(employee_id, purge_attendance=form.purge.data)
     flash(f"{e.name} removed." + (" Attendance history deleted." if form.purge.data else " Attendance history kept."))
-    return redirect(url_for("admin.employees"))
-
-
-def _attendance_rows():
-    today = dt.date.today().isoformat()
-    first = request.args.get("from") or today
-    last = request.args.get("to") or first
-    who = request.args.get("employee", type=int)
-    return first, last, who, get_store().attendance(first, last, who)
-
-
-@bp.get("/attendance")
-@login_required
-def attendance():
-    first, last, who, rows = _attendance_rows()
-    form = CorrectionForm()
-    form.employee.choices = [(e.id, e.name) for e in get_store().employees()]
-    return render_template("attendance.html", rows=rows, first=first, last=last, who=who, form=form,
-                           employees=get_store().employees())
-
-
-@bp.get("/attendance.csv")
-@login_required
-def attendance_csv():
-    first, last, _, rows = _attendance_rows()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["employee_id", "name", "day", "time", "direction", "kind", "distance", "kiosk", "author", "note"])
-    for r in rows:
-        writer.writerow([r["employee_id"], r["name"], r["day"], r["at"], r["direction"], r["kind"],
-                         "" if r["distance"] is None else f"{r['distance']:.4f}", r["kiosk_id"], r["author"] or "", r["note"] or ""])
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=attendance-{first}-{last}.csv"})
-
-
-@bp.post("/attendance/correct")
-@login_required
-def correct():
-    form = CorrectionForm()
-    form.employee.choices = [(e.id, e.name) for e in get_store().employees()]
-    if not form.validate_on_submit():
-        flash("Choose an employee, a day, a time and give a reason.")
-        return redirect(url_for("admin.attendance"))
-    at = dt.datetime.combine(form.day.data, form.time.data).astimezone()
-    get_store().record_punch(form.employee.data, at=at, distance=None, kiosk_id="admin", model_version=None,
-                             cooldown_seconds=0, kind="correction", author="admin", note=form.note.data,
-                             direction=form.direction.data)
-    flash("Correction recorded.")
-    return redirect(url_for("admin.attendance", **{"from": form.day.data.isoformat()}))
-
-
-@bp.get("/status")
-@login_required
-def status():
-    usage = shutil.disk_usage(current_app.config["KIOSK_CONFIG"].kiosk.data_dir)
-    return render_template("status.html", s=_services().status.snapshot(with_people=True), disk_free_mb=usage.free // 2**20)
+    return redirect(url_for("staff.employees"))

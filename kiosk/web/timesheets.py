@@ -1,0 +1,279 @@
+"""Timesheets a manager can pay from: a day, a week or any range per person,
+the raw punch log, CSV exports of both, and corrections (add a missing punch,
+void a wrong one, change a direction) that never change or delete a row.
+The rules are in kiosk.attendance; this module only shows them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, Length
+
+from kiosk import attendance
+from kiosk.attendance import DayRecord, Entry
+from kiosk.store import UnknownEmployee
+from kiosk.web.auth import login_required
+from kiosk.web.db import get_store
+
+bp = Blueprint("timesheets", __name__, url_prefix="/admin")
+MAX_RANGE_DAYS = 370
+DIRECTIONS = [("in", "IN"), ("out", "OUT")]
+
+PUNCH_COLUMNS = ["entry_id", "employee_id", "name", "work_date", "time", "timestamp", "direction", "kind", "corrects_entry",
+                 "counts", "kiosk", "distance", "author", "reason"]
+TIMESHEET_COLUMNS = ["employee_id", "name", "work_date", "first_in", "last_out", "worked_hours", "worked", "complete",
+                     "missing_out", "out_without_in", "late_minutes", "corrections"]
+
+
+class AddForm(FlaskForm):
+    employee = SelectField("Person", coerce=int)
+    day = DateField("Day", validators=[DataRequired()])
+    time = TimeField("Time", validators=[DataRequired()])
+    direction = SelectField("In/out", choices=DIRECTIONS)
+    note = StringField("Reason", validators=[DataRequired(), Length(max=300)])
+    back = HiddenField()
+
+
+class VoidForm(FlaskForm):
+    entry = IntegerField(validators=[DataRequired()])
+    note = StringField("Reason", validators=[DataRequired(), Length(max=300)])
+    back = HiddenField()
+
+
+class RedirectForm(FlaskForm):
+    entry = IntegerField(validators=[DataRequired()])
+    direction = SelectField("Now", choices=DIRECTIONS)
+    note = StringField("Reason", validators=[DataRequired(), Length(max=300)])
+    back = HiddenField()
+
+
+def _rules():
+    return current_app.config["KIOSK_CONFIG"].attendance
+
+
+def _date_arg(name: str, default: dt.date) -> dt.date:
+    raw = request.args.get(name)
+    if not raw:
+        return default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        abort(400, description=f"'{name}' must be a date such as 2026-11-23.")
+
+
+def _person_arg() -> int | None:
+    raw = request.args.get("employee", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        abort(400, description="'employee' must be a person's number.")
+    return int(raw)
+
+
+def _today() -> dt.date:
+    rules = _rules()
+    return attendance.work_day(dt.datetime.now(rules.zone()), rules.zone(), rules.day_start_time)
+
+
+def _range(default_first: dt.date, default_last: dt.date) -> tuple[dt.date, dt.date]:
+    first, last = _date_arg("from", default_first), _date_arg("to", default_last)
+    if last < first:
+        abort(400, description="'to' is before 'from'.")
+    if (last - first).days > MAX_RANGE_DAYS:
+        abort(400, description=f"Choose at most {MAX_RANGE_DAYS} days at once.")
+    return first, last
+
+
+def _records(first: dt.date, last: dt.date, who: int | None = None) -> tuple[list[DayRecord], dict[int, str], list[Entry]]:
+    store, rules = get_store(), _rules()
+    entries = store.entries(first, last, who)
+    due = _expected_starts()
+    records = attendance.timesheet(entries, first, last, rules.zone(), rules.day_start_time, due)
+    return records, store.names(), entries
+
+
+def _expected_starts() -> dict[int, dt.time | None]:
+    default = _rules().expected_start_time
+    return {e.id: dt.time.fromisoformat(e.expected_start) if e.expected_start else default for e in get_store().employees()}
+
+
+def _forms(employees, back: str):
+    add = AddForm(back=back)
+    add.employee.choices = [(e.id, e.name) for e in employees]
+    return add, VoidForm(back=back), RedirectForm(back=back)
+
+
+@bp.get("/attendance")
+@login_required
+def attendance_log():
+    """The raw log: every punch and correction, as recorded."""
+    today = _today()
+    first, last = _range(today, today)
+    who = _person_arg()
+    store = get_store()
+    rows = store.attendance(first.isoformat(), last.isoformat(), who)
+    return render_template("attendance.html", rows=rows, first=first, last=last, who=who, employees=store.employees())
+
+
+@bp.get("/timesheet")
+@login_required
+def timesheet():
+    view = request.args.get("view", "day")
+    today = _today()
+    rules = _rules()
+    employees = get_store().employees()
+    if view == "day":
+        day = _date_arg("date", today)
+        records, names, _ = _records(day, day)
+        now = dt.datetime.now(rules.zone())
+        missing = [e for e in employees if e.id in attendance.absent(_expected_starts(), records, day, now, rules.zone())]
+        add, void, redirect_form = _forms(employees, request.full_path)
+        return render_template("timesheet_day.html", day=day, records=records, names=names, not_arrived=missing,
+                               add=add, void=void, redirect_form=redirect_form, zone=rules.zone(), today=today,
+                               prev=day - dt.timedelta(days=1), next=day + dt.timedelta(days=1), default_start=rules.expected_start)
+    if view == "week":
+        day = _date_arg("date", today)
+        monday = day - dt.timedelta(days=day.weekday())
+        days = [monday + dt.timedelta(days=i) for i in range(7)]
+        records, names, _ = _records(days[0], days[-1])
+        grid = {(r.employee_id, r.day): r for r in records}
+        people = sorted({r.employee_id for r in records} | {e.id for e in employees}, key=lambda i: (names.get(i, ""), i))
+        return render_template("timesheet_week.html", days=days, grid=grid, people=people, names=names,
+                               totals=attendance.week_totals(records), prev=monday - dt.timedelta(days=7),
+                               next=monday + dt.timedelta(days=7))
+    if view == "range":
+        first, last = _range(today - dt.timedelta(days=today.weekday()), today)
+        who = _person_arg()
+        records, names, _ = _records(first, last, who)
+        return render_template("timesheet_range.html", first=first, last=last, records=records, names=names,
+                               totals=attendance.week_totals(records), employees=employees, who=who, zone=rules.zone())
+    abort(400, description="'view' must be day, week or range.")
+
+
+def _author() -> str:
+    return f"admin ({request.remote_addr or '?'})"
+
+
+def _back(form) -> str:
+    target = form.back.data or ""
+    return target if target.startswith("/admin/") and not target.startswith("//") else url_for("timesheets.timesheet")
+
+
+@bp.post("/corrections/add")
+@login_required
+def add_punch():
+    form = AddForm()
+    form.employee.choices = [(e.id, e.name) for e in get_store().employees()]
+    if not form.validate_on_submit():
+        flash("To add a punch, choose a person, a day, a time and give a reason.")
+        return redirect(_back(form))
+    rules = _rules()
+    at = dt.datetime.combine(form.day.data, form.time.data, tzinfo=rules.zone())
+    get_store().add_correction(form.employee.data, attendance.ADDED, at=at, direction=form.direction.data, author=_author(),
+                               note=form.note.data, work_day=attendance.work_day(at, rules.zone(), rules.day_start_time))
+    flash("Punch added.")
+    return redirect(_back(form))
+
+
+def _correct(kind: str, form, **extra):
+    if not form.validate_on_submit():
+        flash("Give a reason for the correction.")
+        return redirect(_back(form))
+    store, rules = get_store(), _rules()
+    row = store.db.execute("SELECT employee_id FROM attendance WHERE id = ?", (form.entry.data,)).fetchone()
+    if row is None:
+        abort(404, description=f"No punch {form.entry.data}.")
+    now = dt.datetime.now(rules.zone())
+    try:
+        store.add_correction(row["employee_id"], kind, at=now, target=form.entry.data, author=_author(), note=form.note.data,
+                             work_day=attendance.work_day(now, rules.zone(), rules.day_start_time), **extra)
+    except (ValueError, UnknownEmployee) as exc:
+        flash(f"Not recorded: {exc}")
+        return redirect(_back(form))
+    flash("Correction recorded; the original punch stays in the log.")
+    return redirect(_back(form))
+
+
+@bp.post("/corrections/void")
+@login_required
+def void_punch():
+    return _correct(attendance.VOID, VoidForm())
+
+
+@bp.post("/corrections/direction")
+@login_required
+def change_direction():
+    form = RedirectForm()
+    return _correct(attendance.REDIRECT, form, direction=form.direction.data)
+
+
+def safe_cell(value):
+    """A CSV cell a spreadsheet will not run as a formula (OWASP: prefix a quote)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv(rows: list[list], header: list[str], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # the BOM tells spreadsheets it is UTF-8
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def punch_rows(entries: list[Entry], names: dict[int, str], zone, day_start: dt.time) -> list[list]:
+    voided = {e.target for e in entries if e.kind == attendance.VOID}
+    rows = []
+    for e in entries:
+        local = e.at.astimezone(zone)
+        counts = e.kind in (attendance.PUNCH, attendance.ADDED) and e.id not in voided
+        rows.append([e.id, e.employee_id, names.get(e.employee_id, ""), attendance.work_day(e.at, zone, day_start).isoformat(),
+                     local.strftime("%H:%M:%S"), local.isoformat(), e.direction or "", e.kind, e.target or "",
+                     "yes" if counts else "no", e.kiosk_id or "", "" if e.distance is None else f"{e.distance:.4f}",
+                     e.author or "", e.note or ""])
+    return rows
+
+
+def timesheet_rows(records: list[DayRecord], names: dict[int, str], zone) -> list[list]:
+    def hm(at):
+        return at.astimezone(zone).strftime("%H:%M") if at else ""
+
+    rows = []
+    for r in records:
+        minutes = round(r.worked.total_seconds() / 60)
+        late = r.late_by
+        rows.append([r.employee_id, names.get(r.employee_id, ""), r.day.isoformat(), hm(r.first_in), hm(r.last_out),
+                     f"{r.worked.total_seconds() / 3600:.2f}", f"{minutes // 60}:{minutes % 60:02d}", "yes" if r.complete else "no",
+                     " ".join(hm(t) for t in r.missing_out), " ".join(hm(t) for t in r.out_without_in),
+                     "" if late is None else round(late.total_seconds() / 60), len(r.corrections)])
+    return rows
+
+
+@bp.get("/attendance.csv")
+@login_required
+def punches_csv():
+    today = _today()
+    first, last = _range(today, today)
+    rules = _rules()
+    entries = get_store().entries(first, last, _person_arg())
+    in_range = [e for e in entries if first <= attendance.work_day(e.at, rules.zone(), rules.day_start_time) <= last
+                or e.kind in (attendance.VOID, attendance.REDIRECT)]
+    rows = punch_rows(in_range, get_store().names(), rules.zone(), rules.day_start_time)
+    return _csv(rows, PUNCH_COLUMNS, f"punches-{first}-{last}.csv")
+
+
+@bp.get("/timesheet.csv")
+@login_required
+def timesheet_csv():
+    today = _today()
+    first, last = _range(today - dt.timedelta(days=today.weekday()), today)
+    records, names, _ = _records(first, last, _person_arg())
+    return _csv(timesheet_rows(records, names, _rules().zone()), TIMESHEET_COLUMNS, f"timesheet-{first}-{last}.csv")
