@@ -30,13 +30,12 @@ def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, qualit
     and benchmarks)."""
     from kiosk import landmarks
     from kiosk.alignment import make_aligner
-    from kiosk.detection import FaceDetector, default_model_path
+    from kiosk.detection import make_detector
     from kiosk.embedding import Embedder
-    from kiosk.inference import TFLiteModel
     from kiosk.config import QualitySettings
     from kiosk.recognition import FaceEncoder
 
-    faces = FaceDetector(TFLiteModel(default_model_path(detector), num_threads=threads))
+    faces = make_detector(detector, threads=threads)
     embedder = Embedder.load(model_path, num_threads=threads, edgetpu=edgetpu)
     aligner = make_aligner(embedder.contract.alignment, embedder.input_size,
                            lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())))

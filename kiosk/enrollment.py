@@ -21,7 +21,7 @@ from kiosk.recognition import FaceEncoder
 from kiosk.store import Gallery, Store
 
 MAX_PIXELS = 25_000_000  # e.g. 6000x4000; larger is refused before decoding (decompression bombs)
-MAX_SIDE = 3000  # photos are decoded no larger than this (JPEGs at reduced scale): far more than any face needs
+MAX_SIDE = 2400  # photos are decoded no larger than this (JPEGs at reduced scale): far more than any face needs
 _DECODING = threading.Lock()  # one photo decoded at a time, so memory stays bounded however many arrive
 REFERENCE_SIZE = 256  # the stored reference image, a square around the face ...
 REFERENCE_SCALE = 2.4  # ... this many face-box widths wide: room for any model's crop, rotated
@@ -77,11 +77,15 @@ def decode_photo(data: bytes) -> np.ndarray:
                 if image.width * image.height > MAX_PIXELS:
                     raise EnrollmentError(f"The photo is too large ({image.width}x{image.height} pixels). "
                                           f"Use one under {MAX_PIXELS // 1_000_000} megapixels.")
-                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale where that suffices
+                shrink = MAX_SIDE / max(image.size)
+                if shrink < 1:  # JPEG: decode at 1/2, 1/4 or 1/8 scale where that still gives MAX_SIDE
+                    image.draft("RGB", (max(1, int(image.width * shrink)), max(1, int(image.height * shrink))))
+                image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
                 # Phones store portrait photos sideways plus an orientation tag.
                 upright = ImageOps.exif_transpose(image).convert("RGB")
-                upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
                 rgb = np.asarray(upright)
+        except EnrollmentError:
+            raise
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if isinstance(exc, UnidentifiedImageError):
                 raise EnrollmentError("This file is not an image. Choose a photo (JPEG or PNG).") from exc

@@ -29,9 +29,9 @@ def default_model_path() -> Path:
 
 # dlib's face box from BlazeFace's: its centre in eye distances from the eyes'
 # midpoint (along and across the eye line), its side in BlazeFace box widths.
-# Fitted on LFW DevTrain faces both detectors found ('trainer fit-landmark-box').
-DLIB_BOX_CENTRE_FROM_EYES = (-0.0797, 0.4293)
-DLIB_BOX_SIDE_PER_BOX_WIDTH = 0.9885
+# Fitted on LFW DevTrain faces both detectors found (full-range BlazeFace, the kiosk default) ('trainer fit-landmark-box').
+DLIB_BOX_CENTRE_FROM_EYES = (-0.0772, 0.4424)
+DLIB_BOX_SIDE_PER_BOX_WIDTH = 0.9424
 
 
 def dlib_face_square(face: Detection) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from kiosk.alignment import Aligner
 from kiosk.config import QualitySettings, RecognitionSettings
 from kiosk.contract import ModelContract
-from kiosk.detection import FaceDetector
+from kiosk.detection import Detector
 from kiosk.embedding import Embedder
 from kiosk.matching import Match, best_match, gallery_threshold
 from kiosk.quality import GOOD, QualityResult, check_quality
@@ -39,7 +39,7 @@ class FaceEncoder:
     """Detector + quality gate + aligner + embedder for whole frames. The
     aligner must be the one the model's sidecar names."""
 
-    def __init__(self, detector: FaceDetector, aligner: Aligner, embedder: Embedder, quality: QualitySettings = QualitySettings()):
+    def __init__(self, detector: Detector, aligner: Aligner, embedder: Embedder, quality: QualitySettings = QualitySettings()):
         if (aligner.name, aligner.size) != (embedder.contract.alignment, embedder.input_size):
             raise ValueError(f"{embedder.contract.sidecar_path}: the model needs '{embedder.contract.alignment}' crops of "
                              f"{embedder.input_size} px, the aligner makes '{aligner.name}' crops of {aligner.size} px")

@@ -1,23 +1,35 @@
-"""A manager's session in a real browser (headless Chromium via Selenium).
-Screenshots of the main pages land in test-output/screenshots/."""
+"""The kiosk screen and a manager's session in a real browser (headless
+Chromium via Selenium). Screenshots land in test-output/screenshots/."""
 
+import datetime as dt
+import queue
+import random
 import shutil
+import socket
 import threading
+import time
+import urllib.error
+import urllib.request
 
+import cv2
+import numpy as np
 import pytest
 
-from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
-from kiosk.loop import Status
+from kiosk import attendance
 from kiosk.cli import build_encoder
+from kiosk.config import BUNDLED_MODEL, AttendanceSettings, Config, DisplaySettings, KioskSettings, RecognitionSettings, WebSettings
+from kiosk.enrollment import make_reference
+from kiosk.loop import KioskLoop, Status
 from kiosk.recognition import Recognizer
+from kiosk.store import Store
 from kiosk.web import Services, create_app, passwords
 from tests.conftest import TEST_OUTPUT, lfw_image
 
 PASSWORD = "correct horse battery"
+LFW_FACE_WIDTH = 110
 
 
-@pytest.fixture
-def browser(tmp_path):
+def chrome(tmp_path, width, height):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver:
@@ -28,36 +40,38 @@ def browser(tmp_path):
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1100,900", f"--user-data-dir={tmp_path / 'chromium'}"):
+                 f"--window-size={width},{height}", f"--user-data-dir={tmp_path / f'chromium-{width}'}"):
         options.add_argument(flag)
     drv = webdriver.Chrome(service=Service(driver), options=options)
     drv.set_page_load_timeout(30)
+    return drv
+
+
+@pytest.fixture
+def browser(tmp_path):
+    drv = chrome(tmp_path, 1280, 800)
     yield drv
     drv.quit()
 
 
-@pytest.fixture
-def server(tmp_path, detector):
+@pytest.fixture(scope="module")
+def encoder():
+    return build_encoder(BUNDLED_MODEL)
+
+
+def serve(app, host="127.0.0.1"):
     from werkzeug.serving import make_server
 
-    passwords.set_password(tmp_path, PASSWORD)
-    encoder = build_encoder(BUNDLED_MODEL)
-    status = Status(model_version=encoder.embedder.contract.version, threshold=encoder.embedder.contract.threshold, camera="ok (replay)")
-    status.show("welcome", "Welcome, Alice - in at 08:59")
-    app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)),
-                     Services(status, str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()), capture=lambda: None))
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
+    srv = make_server(host, 0, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
 
 
-def wait_for(browser, text):
+def wait_for(browser, text, seconds=15):
     """Clicks submit forms asynchronously: wait for the next page instead of racing it."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 15).until(lambda d: text in d.page_source)
+    WebDriverWait(browser, seconds).until(lambda d: text in d.page_source)
 
 
 def shot(browser, name):
@@ -66,42 +80,239 @@ def shot(browser, name):
     browser.save_screenshot(str(folder / f"{name}.png"))
 
 
-def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, browser, server):
+def on_canvas(photo, face_width):
+    scale = face_width / LFW_FACE_WIDTH
+    image = cv2.resize(photo, None, fx=scale, fy=scale)
+    frame = np.full((480, 640, 3), 96, np.uint8)
+    h, w = image.shape[:2]
+    x0, y0 = 320 - w // 2, 250 - h // 2
+    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(640, x0 + w), min(480, y0 + h)
+    frame[fy0:fy1, fx0:fx1] = image[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    return frame
+
+
+class Feed:
+    """A camera the test points at things: it repeats the current picture at 15 fps."""
+
+    name = "test camera"
+
+    def __init__(self, frame):
+        self.frame, self.stopped = frame, False
+
+    def read(self):
+        time.sleep(1 / 15)
+        return None if self.stopped else self.frame
+
+    def close(self):
+        pass
+
+
+def non_loopback_address() -> str | None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))  # no packet is sent; this only picks the outgoing interface
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
     from selenium.webdriver.common.by import By
 
-    browser.get(server + "/")
-    assert "Welcome, Alice" in browser.find_element(By.ID, "message").text
-    shot(browser, "kiosk-screen")
+    store = Store(tmp_path / "kiosk.db")
+    ref = make_reference(encoder, cv2.imread(str(lfw_image("Colin_Powell", 1))))
+    store.add_employee("鮑威爾 Colin Powell", image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
+                       model_version=encoder.embedder.contract.version)
+    empty = np.full((480, 640, 3), 96, np.uint8)
+    feed = Feed(empty)
+    status = Status(model_version=encoder.embedder.contract.version)
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(welcome_seconds=3.0),
+                    web=WebSettings(host="0.0.0.0"))
+    recognizer = Recognizer(encoder, RecognitionSettings())
+    loop = KioskLoop(open_camera=lambda: feed, recognizer=recognizer, store=store, recognition=RecognitionSettings(),
+                     rules=AttendanceSettings(), display=config.display, kiosk_id="door", model_version=status.model_version,
+                     status=status)
+    worker = threading.Thread(target=loop.run, daemon=True)
+    worker.start()
+    srv = serve(create_app(config, Services(status, str(tmp_path / "kiosk.db"), encoder, recognizer)), host="0.0.0.0")
+    base = f"http://127.0.0.1:{srv.server_port}"
+    try:
+        browser.get(base + "/")
+        wait_for(browser, "Look at the camera")
+        time.sleep(1)
+        shot(browser, "kiosk-idle")
+        preview = browser.find_element(By.CSS_SELECTOR, "#preview img")
+        assert browser.execute_script("return arguments[0].naturalWidth", preview) == 320  # the camera picture is there
+        clock = browser.find_element(By.ID, "clock").text
+        assert len(clock) == 5 and clock[2] == ":" and "M" not in clock  # 24-hour time
 
-    browser.get(server + "/admin/")
-    assert "/admin/login" in browser.current_url
-    browser.find_element(By.NAME, "password").send_keys("not the password")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(browser, "Wrong password")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    shot(browser, "login")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(browser, "Staff (0)")
+        colin = cv2.imread(str(lfw_image("Colin_Powell", 2)))
+        feed.frame = on_canvas(colin, 55)  # still far away
+        wait_for(browser, "Face too small")
+        time.sleep(0.5)
+        shot(browser, "kiosk-guidance")
+        assert "guide face" in browser.find_element(By.ID, "guide").get_attribute("class")
 
-    form = browser.find_element(By.CSS_SELECTOR, "form[action='/admin/enroll']")
-    form.find_element(By.NAME, "name").send_keys("Colin Powell")
-    form.find_element(By.NAME, "photo").send_keys(str(lfw_image("Colin_Powell", 2)))
-    form.find_element(By.CSS_SELECTOR, "button").click()
-    wait_for(browser, "Colin Powell enrolled.")
-    assert "Staff (1)" in browser.page_source
-    thumbnail = browser.find_element(By.CSS_SELECTOR, ".staff img")
-    assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) == 64
-    shot(browser, "staff")
+        feed.frame = on_canvas(colin, 190)
+        wait_for(browser, "Welcome, 鮑威爾 Colin Powell")
+        assert "IN at " in browser.find_element(By.ID, "detail").text
+        assert "good" in browser.find_element(By.ID, "guide").get_attribute("class")
+        shot(browser, "kiosk-welcome")
+        feed.frame = empty
+        time.sleep(4.5)  # the visit ends, the welcome's time is up
 
-    browser.find_element(By.LINK_TEXT, "Colin Powell").click()
-    wait_for(browser, "Replace photo")
-    shot(browser, "employee")
-    browser.find_element(By.CSS_SELECTOR, "button.danger").click()
-    wait_for(browser, "Colin Powell removed.")
-    assert "No one is enrolled yet." in browser.page_source
+        feed.frame = on_canvas(cv2.imread(str(lfw_image("Hugo_Chavez", 1))), 190)
+        wait_for(browser, "Not recognised")
+        shot(browser, "kiosk-stranger")
+        assert status.unknown_faces == 1 and len(store.attendance()) == 1
 
-    browser.get(server + "/admin/attendance")
-    shot(browser, "attendance")
-    browser.get(server + "/admin/status")
-    assert "Enrolled people" in browser.page_source
-    shot(browser, "status")
+        address = non_loopback_address()
+        if address:  # from the office network: no camera picture and no names, without logging in
+            remote = f"http://{address}:{srv.server_port}"
+            with pytest.raises(urllib.error.HTTPError) as denied:
+                urllib.request.urlopen(remote + "/preview.mjpg", timeout=5)
+            assert denied.value.code == 403
+            assert b"Colin" not in urllib.request.urlopen(remote + "/status", timeout=5).read()
+            page = urllib.request.urlopen(remote + "/", timeout=5).read()
+            assert b"preview.mjpg" not in page
+    finally:
+        feed.stopped = True
+        loop.stop()
+        srv.shutdown()
+
+
+def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browser, encoder):
+    from selenium.webdriver.common.by import By
+
+    passwords.set_password(tmp_path, PASSWORD)
+    status = Status(model_version=encoder.embedder.contract.version, camera="ok (replay)")
+    app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)),
+                     Services(status, str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()), capture=lambda: None))
+    srv = serve(app)
+    server = f"http://127.0.0.1:{srv.server_port}"
+    try:
+        browser.get(server + "/admin/")
+        assert "/admin/login" in browser.current_url
+        browser.find_element(By.NAME, "password").send_keys("not the password")
+        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait_for(browser, "Wrong password")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        shot(browser, "login")
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait_for(browser, "Staff (0)")
+
+        for person, number, name in (("Colin_Powell", 2, "Colin Powell"),
+                                     ("Gerhard_Schroeder", 1, "Gerhard Fritz Kurt Schröder, Bundeskanzler a. D., Hannover Niedersachsen")):
+            form = browser.find_element(By.CSS_SELECTOR, "form[action='/admin/enroll']")
+            form.find_element(By.NAME, "name").send_keys(name)
+            form.find_element(By.NAME, "photo").send_keys(str(lfw_image(person, number)))
+            form.find_element(By.CSS_SELECTOR, "button").click()
+            wait_for(browser, f"{name} enrolled.")
+        thumbnail = browser.find_element(By.CSS_SELECTOR, ".staff img")
+        assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) == 256
+        # the long name wraps inside its card instead of running out of the grid
+        card = browser.find_elements(By.CSS_SELECTOR, ".staff li")[1]
+        assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1", card)
+        shot(browser, "staff")
+
+        browser.find_element(By.LINK_TEXT, "Colin Powell").click()
+        wait_for(browser, "Replace photo")
+        shot(browser, "employee")
+        browser.find_element(By.CSS_SELECTOR, "button.danger").click()
+        wait_for(browser, "Remove Colin Powell?")
+        shot(browser, "remove-confirm")
+        browser.find_element(By.CSS_SELECTOR, "button.danger").click()
+        wait_for(browser, "Colin Powell removed.")
+        assert "Staff (1)" in browser.page_source
+
+        browser.get(server + "/admin/status")
+        assert "Enrolled people" in browser.page_source
+        shot(browser, "status")
+    finally:
+        srv.shutdown()
+
+
+STAFF = ["Ana Lima", "Ben Ode", "Chloé Martin", "Dariusz Wiśniewski", "Emeka Okafor", "Fatma Yılmaz", "Gustavo Pereira",
+         "Hana Suzuki", "王小明", "Jonas Lindqvist-Bergström"]
+
+
+def two_weeks(store):
+    """10 people, two weeks of realistic punches (lunch breaks, a night shift, forgotten punches, corrections)."""
+    rng = random.Random(7)
+    zone = AttendanceSettings(timezone="Europe/Berlin").zone()
+    ids = [store.add_employee(name, image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32),
+                              model_version="v") for name in STAFF]
+    for person in ids[:6]:
+        store.set_expected_start(person, "08:00")
+    monday = dt.date(2026, 11, 9)
+    for offset in range(12):
+        day = monday + dt.timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for i, person in enumerate(ids):
+            if rng.random() < 0.08:
+                continue  # a day off
+            night = i == 9
+            start = dt.datetime.combine(day, dt.time(20 if night else 7 + i % 3, rng.randint(0, 25)), tzinfo=zone)
+            marks = [start, start + dt.timedelta(hours=7, minutes=rng.randint(0, 50))] if night else \
+                [start, start + dt.timedelta(hours=4), start + dt.timedelta(hours=4, minutes=35), start + dt.timedelta(hours=8, minutes=rng.randint(20, 50))]
+            if rng.random() < 0.07 or (i, day) == (2, dt.date(2026, 11, 18)):
+                marks = marks[:-1]  # forgot to punch out
+            for mark in marks:
+                from tests.conftest import punch
+
+                punch(store, person, mark, day_start=dt.time(4))
+    # corrections
+    wrong = next(e for e in store.history(ids[1]) if e.at.astimezone(zone).date() == dt.date(2026, 11, 20))
+    store.add_correction(ids[1], "void", at=dt.datetime(2026, 11, 20, 9, tzinfo=zone), work_day=dt.date(2026, 11, 20),
+                         author="admin (192.168.1.20)", note="punched twice at the door", target=wrong.id)
+    records = attendance.timesheet(store.entries(monday, monday + dt.timedelta(days=13)), monday, monday + dt.timedelta(days=13),
+                                   zone, dt.time(4))
+    forgot = next(r for r in records if r.employee_id == ids[2] and r.day == dt.date(2026, 11, 18))
+    out_at = forgot.missing_out[-1] + dt.timedelta(hours=4, minutes=5)
+    store.add_correction(forgot.employee_id, "added", at=out_at, work_day=forgot.day, author="admin (192.168.1.20)",
+                         note="forgot to punch out", direction="out")
+    return ids
+
+
+@pytest.mark.parametrize("width,height,label", [(1280, 800, "laptop"), (390, 844, "phone")])
+def test_timesheets_read_well_on_a_laptop_and_a_phone(tmp_path, width, height, label):
+    from selenium.webdriver.common.by import By
+
+    passwords.set_password(tmp_path, PASSWORD)
+    store = Store(tmp_path / "kiosk.db")
+    two_weeks(store)
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path), attendance=AttendanceSettings(timezone="Europe/Berlin"))
+    srv = serve(create_app(config, Services(Status(), str(tmp_path / "kiosk.db"))))
+    server = f"http://127.0.0.1:{srv.server_port}"
+    drv = chrome(tmp_path, width, height)
+    try:
+        drv.get(server + "/admin/login?next=/admin/timesheet")
+        drv.find_element(By.NAME, "password").send_keys(PASSWORD)
+        drv.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait_for(drv, "Timesheets")
+        drv.get(server + "/admin/timesheet?view=day&date=2026-11-18")
+        wait_for(drv, "Wednesday 2026-11-18")
+        assert "forgot to punch out" in drv.page_source and "王小明" in drv.page_source
+        # nothing sticks out of the page sideways except inside the scrollable table
+        assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        drv.save_screenshot(str(_shots() / f"timesheet-day-{label}.png"))
+        drv.get(server + "/admin/timesheet?view=week&date=2026-11-16")
+        wait_for(drv, "Week of 2026-11-16")
+        assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        drv.save_screenshot(str(_shots() / f"timesheet-week-{label}.png"))
+        drv.get(server + "/admin/timesheet?view=day&date=2026-11-20")
+        wait_for(drv, "punched twice at the door")
+        drv.save_screenshot(str(_shots() / f"timesheet-corrections-{label}.png"))
+    finally:
+        drv.quit()
+        srv.shutdown()
+
+
+def _shots():
+    folder = TEST_OUTPUT / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -66,3 +66,22 @@ def test_rgb_and_bgr_frames_give_the_same_face(lfw, detector):
 def test_rejects_non_colour_frames(detector):
     with pytest.raises(ValueError, match="HxWx3"):
         detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def test_the_default_detector_falls_back_to_short_range_for_close_ups(lfw):
+    from kiosk.detection import FaceDetector, default_model_path, make_detector
+    from kiosk.inference import TFLiteModel
+
+    # A face filling the picture that the full-range model alone misses.
+    image = cv2.imread(str(lfw_image("Katie_Boone", 1)))
+    assert FaceDetector(TFLiteModel(default_model_path("full"))).detect(image) == []
+    faces = make_detector("full").detect(image)
+    assert len(faces) == 1 and 60 < faces[0].width < 200
+    assert make_detector("full").detect(np.zeros((480, 640, 3), np.uint8)) == []
+
+
+def test_unknown_detector_names_the_choices():
+    from kiosk.detection import make_detector
+
+    with pytest.raises(ValueError, match="short, full"):
+        make_detector("wide")

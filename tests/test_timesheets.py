@@ -78,13 +78,13 @@ def test_corrections_add_void_and_redirect_and_the_originals_stay(setup):
     void = next(r for r in rows if r["kind"] == "void")
     assert void["target_id"] == wrong.id and void["note"] == "double punch" and void["author"].startswith("admin")
     page = client.get(path).get_data(as_text=True)
-    assert "8:00" in page and "void: entry #" in page and "forgot to punch out" in page and "double punch" in page
+    assert "8:00" in page and "voided #" in page and "forgot to punch out" in page and "double punch" in page
     # change a direction: make the 16:00 an IN, and the day is incomplete again
     added = next(r for r in rows if r["kind"] == "added")
     client.post("/admin/corrections/direction", data={"csrf_token": token, "entry": added["id"], "direction": "in",
                                                       "note": "was coming back", "back": path})
     page = client.get(path).get_data(as_text=True)
-    assert "changed to IN" in page and "no OUT after 16:00" in page
+    assert "changed IN" in page and "no OUT after 16:00" in page
     bad = client.post("/admin/corrections/void", data={"csrf_token": token, "entry": first.id, "note": "", "back": path},
                       follow_redirects=True)
     assert b"Give a reason" in bad.data and len(store.attendance()) == 5

@@ -14,10 +14,11 @@ log = logging.getLogger("trainer")
 
 
 def _detector(threads: int):
-    from kiosk.detection import FaceDetector, default_model_path
-    from kiosk.inference import TFLiteModel
+    """The kiosk's default detector, so training and serving start from the same boxes."""
+    from kiosk.config import ModelSettings
+    from kiosk.detection import make_detector
 
-    return FaceDetector(TFLiteModel(default_model_path(), num_threads=threads))
+    return make_detector(ModelSettings().detector, threads=threads)
 
 
 def _aligner(name: str, size: int, threads: int):

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kiosk.alignment import Aligner
-from kiosk.detection import FaceDetector
+from kiosk.detection import Detector
 from trainer import plots
 from trainer.lfw import read_pairs
 from trainer.metrics import accuracy_at, best_threshold, kfold_accuracy, roc_auc, roc_curve, tar_at_far
@@ -36,7 +36,7 @@ class Report:
         plots.distance_histogram(distances[same], distances[~same], threshold, out / "distances.png", title)
 
 
-def aligned_crops(images: Path, names: list[str], detector: FaceDetector, aligner: Aligner, progress: bool = True):
+def aligned_crops(images: Path, names: list[str], detector: Detector, aligner: Aligner, progress: bool = True):
     """Crops for the named images through the kiosk pipeline; None where no face is found."""
     crops = {}
     for name in tqdm(names, desc="detect+align", unit="img", disable=None if progress else True):
@@ -47,7 +47,7 @@ def aligned_crops(images: Path, names: list[str], detector: FaceDetector, aligne
     return crops
 
 
-def evaluate(pairs_file: Path, images: Path, embed_one, aligner: Aligner, detector: FaceDetector, threshold: float | None,
+def evaluate(pairs_file: Path, images: Path, embed_one, aligner: Aligner, detector: Detector, threshold: float | None,
              calibration_pairs: Path | None = None, progress: bool = True) -> tuple[Report, np.ndarray, np.ndarray, float]:
     """``embed_one(crop) -> unit vector``. The accuracy threshold comes from
     ``calibration_pairs`` (best accuracy there), else ``threshold``; a multi-fold

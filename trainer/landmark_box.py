@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.detection import FaceDetector
+from kiosk.detection import Detector
 from trainer.lfw import read_people
 from trainer.prepare import central_face
 
 
-def fit_landmark_box(images: Path, descriptors: Path, people_file: Path, detector: FaceDetector, limit: int = 1200,
+def fit_landmark_box(images: Path, descriptors: Path, people_file: Path, detector: Detector, limit: int = 1200,
                      progress: bool = True) -> dict:
     allowed = read_people(people_file)
     with np.load(descriptors) as data:

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kiosk.alignment import Aligner
-from kiosk.detection import FaceDetector
+from kiosk.detection import Detector
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def central_face(detections, shape):
     return min(detections, key=lambda d: float(np.linalg.norm(d.box.reshape(2, 2).mean(0) - centre)))
 
 
-def central_crop(detector: FaceDetector, aligner: Aligner, image_bgr: np.ndarray) -> np.ndarray | None:
+def central_crop(detector: Detector, aligner: Aligner, image_bgr: np.ndarray) -> np.ndarray | None:
     """Aligned RGB crop of the most central face, or None when no face is found."""
     detections = detector.detect(image_bgr, bgr=True)
     if not detections:
@@ -78,7 +78,7 @@ def central_crop(detector: FaceDetector, aligner: Aligner, image_bgr: np.ndarray
     return aligner.align(image_bgr, central_face(detections, image_bgr.shape))
 
 
-def prepare(images: Path, detector: FaceDetector, aligner: Aligner, progress: bool = True) -> tuple[FaceCache, list[str]]:
+def prepare(images: Path, detector: Detector, aligner: Aligner, progress: bool = True) -> tuple[FaceCache, list[str]]:
     files = list_images(images)
     crops, paths, people, failed = [], [], [], []
     for file in tqdm(files, desc="detect+align", unit="img", disable=None if progress else True):
