@@ -66,7 +66,7 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 run apt-get update
-run apt-get install -y python3-venv python3-picamera2 chromium
+run apt-get install -y python3-venv python3-picamera2 chromium fonts-wqy-zenhei  # the font: names in Chinese, Japanese and Korean
 if [ "$EDGETPU" = 1 ]; then
   # libedgetpu comes from Coral's apt repository (https://coral.ai/docs/accelerator/get-started/).
   run apt-get install -y libedgetpu1-std

@@ -9,11 +9,14 @@ towards "not recognised". Within a visit:
 - a person is recognised when ``needed`` of the last ``window`` good frames
   agree on them; a visit names each person once (a second person stepping
   in without a gap is named too);
-- "not recognised" needs a full window of good frames that match nobody,
-  and is decided at most once per visit.
+- "not recognised" needs a full window of good frames that match nobody, or
+  ``patience`` good frames without anyone being named (votes split between
+  a person and nobody: the face is too far from the stored photo to be sure),
+  and is decided at most once per visit. A person can still be named after
+  it, when enough of their frames agree.
 
 Pure functions over a frozen state, so the rules are tested on hand-made
-frame results; the loop (:mod:`kiosk.kiosk_loop`) feeds them and acts on the events.
+frame results; the loop (:mod:`kiosk.loop`) feeds them and acts on the events.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class VoteSettings:
     window: int = 5
     gap_seconds: float = 1.5  # no face for this long ends a visit
 
+    @property
+    def patience(self) -> int:
+        """Good frames without a name before the person is told "not recognised"."""
+        return 3 * self.window
+
 
 @dataclass(frozen=True)
 class Visit:
@@ -48,6 +56,7 @@ class Visit:
     votes: tuple[int | None, ...] = ()
     named: frozenset[int] = field(default_factory=frozenset)
     unknown_decided: bool = False
+    undecided: int = 0  # good frames since the visit started or last named someone
 
     @property
     def active(self) -> bool:
@@ -91,11 +100,13 @@ def step(visit: Visit, seen: Seen, now: float, settings: VoteSettings) -> tuple[
     if not seen.good:
         return visit, events + ([Guidance(seen.guidance)] if seen.guidance else [])
     votes = (visit.votes + (seen.person,))[-settings.window :]
-    visit = replace(visit, votes=votes)
+    visit = replace(visit, votes=votes, undecided=visit.undecided + 1)
     if seen.person is not None and votes.count(seen.person) >= settings.needed and seen.person not in visit.named:
         # Named once per visit; the window restarts so the next person needs votes of their own.
-        return replace(visit, named=visit.named | {seen.person}, votes=()), events + [Recognised(seen.person, seen.distance)]
-    if len(votes) == settings.window and all(v is None for v in votes) and not visit.unknown_decided:
+        return (replace(visit, named=visit.named | {seen.person}, votes=(), undecided=0),
+                events + [Recognised(seen.person, seen.distance)])
+    nobody = len(votes) == settings.window and all(v is None for v in votes)
+    if (nobody or (not visit.named and visit.undecided >= settings.patience)) and not visit.unknown_decided:
         return replace(visit, unknown_decided=True), events + [NotRecognised()]
     return visit, events
 
