@@ -121,7 +121,16 @@ def run_kiosk(model: Path, images: Path, enrol: list[str], probes: list[tuple[st
             return None, f"{result['quality']} face beyond threshold or margin"
         return None, f"refused by the gate: {result.get('quality_reason') or result.get('error')}"
 
-    for person, path in tqdm(probes, desc="kiosk probes", unit="photo"):
+    count(tally, "kiosk", decide, probes, strangers)
+    tally.seconds = time.perf_counter() - started
+    thresholds = recognizer.thresholds(len(gallery))
+    return tally, {"model": version, "threshold_good": thresholds.good, "threshold_fair": thresholds.fair,
+                   "margin_fraction": settings.margin_fraction, "stranger_accept_rate": settings.stranger_accept_rate}
+
+
+def count(tally: Tally, who_decides: str, decide, probes: list[tuple[str, Path]], strangers: list[Path]) -> None:
+    """Every probe and stranger through ``decide(path) -> (person or None, why)``."""
+    for person, path in tqdm(probes, desc=f"{who_decides} probes", unit="photo"):
         tally.probes += 1
         who, why = decide(path)
         if who == person:
@@ -130,13 +139,9 @@ def run_kiosk(model: Path, images: Path, enrol: list[str], probes: list[tuple[st
             tally.wrong += 1
         else:
             tally.not_recognised[why] += 1
-    for path in tqdm(strangers, desc="kiosk strangers", unit="photo"):
+    for path in tqdm(strangers, desc=f"{who_decides} strangers", unit="photo"):
         tally.strangers += 1
         tally.strangers_in += decide(path)[0] is not None
-    tally.seconds = time.perf_counter() - started
-    thresholds = recognizer.thresholds(len(gallery))
-    return tally, {"model": version, "threshold_good": thresholds.good, "threshold_fair": thresholds.fair,
-                   "margin_fraction": settings.margin_fraction, "stranger_accept_rate": settings.stranger_accept_rate}
 
 
 def run_face_recognition(images: Path, enrol: list[str], probes: list[tuple[str, Path]], strangers: list[Path],
@@ -172,18 +177,7 @@ def run_face_recognition(images: Path, enrol: list[str], probes: list[tuple[str,
         best = int(np.argmin(distances))
         return (names[best], "accepted") if distances[best] <= tolerance else (None, "above tolerance")
 
-    for person, path in tqdm(probes, desc="face_recognition probes", unit="photo"):
-        tally.probes += 1
-        who, why = decide(path)
-        if who == person:
-            tally.right += 1
-        elif who is not None:
-            tally.wrong += 1
-        else:
-            tally.not_recognised[why] += 1
-    for path in tqdm(strangers, desc="face_recognition strangers", unit="photo"):
-        tally.strangers += 1
-        tally.strangers_in += decide(path)[0] is not None
+    count(tally, "face_recognition", decide, probes, strangers)
     tally.seconds = time.perf_counter() - started
     return tally
 

@@ -38,6 +38,9 @@ if [ "$DRY_RUN" = 1 ] && [ -z "$ROOT" ]; then
   exit 2
 fi
 
+# systemctl works only where systemd runs (not in a container or chroot); a dry run describes a Pi.
+under_systemd() { [ "$DRY_RUN" = 1 ] || [ -d /run/systemd/system ]; }
+
 run() {
   if [ "$DRY_RUN" = 1 ]; then
     echo "would run: $*"
@@ -52,9 +55,9 @@ OPT="$ROOT/opt/$NAME"
 UNIT="$ROOT/etc/systemd/system/$NAME.service"
 
 if [ "$UNINSTALL" = 1 ]; then
-  run systemctl disable --now "$NAME.service" || true
+  if under_systemd; then run systemctl disable --now "$NAME.service" || true; fi
   rm -f "$UNIT"
-  run systemctl daemon-reload
+  if under_systemd; then run systemctl daemon-reload; fi
   rm -rf "$OPT"
   if [ "$PURGE" = 1 ]; then
     rm -rf "$DATA" "$ETC"
@@ -66,7 +69,15 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 run apt-get update
-run apt-get install -y python3-venv python3-picamera2 chromium fonts-wqy-zenhei  # the font: names in Chinese, Japanese and Korean
+# The font: names in Chinese, Japanese and Korean on the kiosk screen.
+packages="python3-venv python3-picamera2 chromium fonts-wqy-zenhei"
+if [ "$DRY_RUN" = 0 ] && ! apt-cache show python3-picamera2 >/dev/null 2>&1; then
+  packages="python3-venv chromium fonts-wqy-zenhei"
+  echo "note: python3-picamera2 is not in this system's apt sources (Raspberry Pi OS's archive has it):" \
+       "the Pi camera module will not be found here; USB cameras work"
+fi
+# shellcheck disable=SC2086
+run apt-get install -y $packages
 if [ "$EDGETPU" = 1 ]; then
   # libedgetpu comes from Coral's apt repository (https://coral.ai/docs/accelerator/get-started/).
   run apt-get install -y libedgetpu1-std
@@ -95,12 +106,19 @@ install -m 0644 "$SRC/deploy/$NAME-display.desktop" "$ROOT/etc/xdg/autostart/$NA
 run chown -R "$NAME:$NAME" "/etc/$NAME" "/var/lib/$NAME"
 
 run "$OPT/venv/bin/kiosk" --config "/etc/$NAME/kiosk.toml" check-config
-run systemctl daemon-reload
-run systemctl enable --now "$NAME.service"
+if under_systemd; then
+  run systemctl daemon-reload
+  run systemctl enable --now "$NAME.service"
+  state="installed and running"
+else
+  echo "systemd is not running here (a container or chroot): $NAME.service is installed but not enabled or started;" \
+       "on the device: sudo systemctl enable --now $NAME.service"
+  state="installed (service not started)"
+fi
 
 cat <<EOT
 
-$NAME is installed and running.
+$NAME is $state.
   Kiosk page:   http://127.0.0.1:8080/ (opened full-screen on the desktop at login)
   Config:       /etc/$NAME/kiosk.toml  (set [web] host = "0.0.0.0" to reach it from the office network)
   Enroll staff: sudo -u $NAME KIOSK_DATA_DIR=/var/lib/$NAME $OPT/venv/bin/kiosk enroll --name "Alice" photo.jpg

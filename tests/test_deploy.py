@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHELL_SCRIPTS = [ROOT / "deploy" / "install.sh", ROOT / "scripts" / "install.sh", ROOT / "scripts" / "test.sh", ROOT / ".ci" / "run"]
+SHELL_SCRIPTS = [ROOT / "deploy" / "install.sh", ROOT / "scripts" / "install.sh", ROOT / "scripts" / "test.sh", ROOT / ".ci" / "run",
+                 ROOT / "scripts" / "pi-emulated.sh"]
 
 
 def test_shell_scripts_pass_shellcheck():
@@ -88,3 +89,18 @@ def test_uninstall_keeps_data_unless_purged(tmp_path):
 def test_installer_refuses_unknown_options(tmp_path):
     result = run_installer(tmp_path, "--frobnicate")
     assert result.returncode == 2 and "unknown option" in result.stderr
+
+
+def test_every_file_the_kiosk_reads_at_run_time_is_packaged():
+    """deploy/install.sh installs the project with pip (not editable): a data file the
+    package-data globs miss is absent on the Pi (it happened to the landmark model)."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["kiosk"]
+    package = ROOT / "kiosk"
+    data = [p.relative_to(package).as_posix() for p in package.rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "evaluation" not in p.parts and "__pycache__" not in p.parts]
+    assert data, "no data files found"
+    missing = [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)]
+    assert missing == [], f"add these to [tool.setuptools.package-data] in pyproject.toml: {missing}"

@@ -117,7 +117,7 @@ def attendance_log():
     who = _person_arg()
     store = get_store()
     rows = store.attendance(first.isoformat(), last.isoformat(), who)
-    return render_template("attendance.html", rows=rows, first=first, last=last, who=who, employees=store.employees())
+    return render_template("punch_log.html", rows=rows, first=first, last=last, who=who, employees=store.employees())
 
 
 @bp.get("/timesheet")

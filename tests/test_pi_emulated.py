@@ -1,0 +1,22 @@
+"""The Raspberry Pi check under emulation (scripts/pi-emulated.sh, docs/raspberry-pi.md):
+deploy/install.sh, enroll and identify in an arm64 Debian bookworm root, with
+the embeddings and decisions compared with this machine's."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIPPED = 77
+
+
+def test_the_kiosk_installs_and_decides_the_same_on_emulated_arm64():
+    result = subprocess.run([str(ROOT / "scripts" / "pi-emulated.sh")], capture_output=True, text=True, timeout=40 * 60)
+    if result.returncode == SKIPPED:
+        pytest.skip(result.stdout.strip().splitlines()[-1])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "uname -m inside: aarch64" in output
+    assert '"decision": "accepted"' in output  # the identify JSON from inside
+    assert "arm64 parity: PASSED" in output
