@@ -149,7 +149,9 @@ def main() -> None:
     if waits_ms:
         print(f"first good frame -> welcome: median {np.median(waits_ms):.0f} ms, 90th percentile "
               f"{np.percentile(waits_ms, 90):.0f} ms, max {max(waits_ms):.0f} ms; "
-              f"frames read: median {np.median(waits_frames):.0f}")
+              f"frames read from the first good one: median {np.median(waits_frames):.0f}, max {max(waits_frames)}; "
+              f"{sum(f <= settings.frames_needed for f in waits_frames)} of {len(waits_frames)} welcomed within "
+              f"{settings.frames_needed} frames (the vote needs {settings.frames_needed})")
         print(f"  floor at this frame rate: {(settings.frames_needed - 1) / args.fps * 1000:.0f} ms plus one frame's processing")
 
 

@@ -289,7 +289,10 @@ def test_9_long_names_wrap_in_the_staff_grid():
     from pathlib import Path
 
     css = (Path(__file__).resolve().parents[1] / "kiosk" / "web" / "static" / "admin.css").read_text()
-    assert re.search(r"\.person-name, \.staff a \{[^}]*overflow-wrap: anywhere", css)
+    # break-word with min-width 0: a long name wraps inside its grid cell or table column
+    # (anywhere would also squeeze short names letter by letter into narrow timesheet columns).
+    rule = re.search(r"\.person-name, \.staff a \{([^}]*)\}", css)
+    assert rule and "overflow-wrap: break-word" in rule.group(1) and "min-width: 0" in rule.group(1)
 
 
 # -- 11. files -------------------------------------------------------------------------------------------
