@@ -11,6 +11,10 @@ The store only reads and appends; everything that decides lives here:
 - **corrections**, which never change or delete a row: a manager can add a
   missing punch, void a wrong one (it stays visible, marked void), or change
   a punch's direction; each carries author, reason and the time it was made;
+- **two doors, one visit**: in a fleet, two doors that have not synced yet
+  can each punch the same person within the cooldown; the later of the two
+  (by time, then door name) is a duplicate and does not count, on every
+  member alike (:func:`door_duplicates`);
 - **timesheets**: per person and work day, the first IN, the last OUT and the
   time worked summed over IN/OUT pairs; an IN without its OUT is flagged and
   never counted as zero or as midnight.
@@ -74,10 +78,30 @@ def work_day(at: dt.datetime, zone: dt.tzinfo, day_start: dt.time = dt.time(0)) 
     return local.date() - dt.timedelta(days=1) if local.time() < day_start else local.date()
 
 
-def counted(entries: list[Entry]) -> list[Counted]:
-    """Punches and added punches, less the voided ones, with their latest
-    direction change applied; in time order."""
+def door_duplicates(entries: list[Entry], cooldown_seconds: float) -> set[int]:
+    """Real punches that another door recorded within the cooldown after the
+    person's previous counted real punch: the doors had not synced, so one
+    visit was punched twice. The earlier stands; ties go to the door whose
+    name sorts first, so every member merges alike."""
     voided = {e.target for e in entries if e.kind == VOID}
+    real = sorted((e for e in entries if e.kind == PUNCH and e.id not in voided),
+                  key=lambda e: (e.employee_id, e.at.astimezone(dt.timezone.utc), e.kiosk_id or "", e.id))
+    duplicates: set[int] = set()
+    kept: Entry | None = None
+    for e in real:
+        if (kept is not None and kept.employee_id == e.employee_id and kept.kiosk_id != e.kiosk_id
+                and elapsed(kept.at, e.at).total_seconds() < cooldown_seconds):
+            duplicates.add(e.id)
+        else:
+            kept = e
+    return duplicates
+
+
+def counted(entries: list[Entry], cooldown_seconds: float = 0.0) -> list[Counted]:
+    """Punches and added punches, less the voided ones and the second door's
+    punch of a visit (see :func:`door_duplicates`), with their latest
+    direction change applied; in time order."""
+    voided = {e.target for e in entries if e.kind == VOID} | door_duplicates(entries, cooldown_seconds)
     redirects: dict[int, list[Entry]] = {}
     for e in sorted(entries, key=lambda e: (e.at, e.id)):
         if e.kind == REDIRECT:
@@ -110,13 +134,14 @@ def decide(entries: list[Entry], now: dt.datetime, cooldown_seconds: float, zone
     recent = max(real, key=lambda e: (e.at, e.id), default=None)
     if recent is not None and elapsed(recent.at, now).total_seconds() < cooldown_seconds:
         return Decision(None, recent)
-    return Decision(next_direction(entries, now, zone, day_start))
+    return Decision(next_direction(entries, now, zone, day_start, cooldown_seconds))
 
 
-def next_direction(entries: list[Entry], now: dt.datetime, zone: dt.tzinfo, day_start: dt.time = dt.time(0)) -> str:
+def next_direction(entries: list[Entry], now: dt.datetime, zone: dt.tzinfo, day_start: dt.time = dt.time(0),
+                   cooldown_seconds: float = 0.0) -> str:
     """IN, unless the person's last counted punch of this work day, at or before now, was an IN."""
     today = work_day(now, zone, day_start)
-    before = [c for c in counted(entries) if c.at <= now and work_day(c.at, zone, day_start) == today]
+    before = [c for c in counted(entries, cooldown_seconds) if c.at <= now and work_day(c.at, zone, day_start) == today]
     return OUT if before and before[-1].direction == IN else IN
 
 
@@ -186,17 +211,18 @@ def pair_day(employee_id: int, day: dt.date, punches: list[Counted]) -> DayRecor
 
 
 def timesheet(entries: list[Entry], first: dt.date, last: dt.date, zone: dt.tzinfo, day_start: dt.time = dt.time(0),
-              expected_start: dict[int, dt.time | None] | None = None) -> list[DayRecord]:
+              expected_start: dict[int, dt.time | None] | None = None, cooldown_seconds: float = 0.0) -> list[DayRecord]:
     """Day records of everyone in ``entries`` with punches between ``first``
     and ``last`` (work days, inclusive), by person then day. ``expected_start``
-    maps people to the local time they are due, for lateness."""
+    maps people to the local time they are due, for lateness; two doors'
+    punches of one visit count once (``cooldown_seconds``)."""
     by_person: dict[int, list[Entry]] = {}
     for e in entries:
         by_person.setdefault(e.employee_id, []).append(e)
     records = []
     for employee_id, history in sorted(by_person.items()):
         by_day: dict[dt.date, list[Counted]] = {}
-        for c in counted(history):
+        for c in counted(history, cooldown_seconds):
             day = work_day(c.at, zone, day_start)
             if first <= day <= last:
                 by_day.setdefault(day, []).append(c)

@@ -24,6 +24,34 @@ def _db_path(config: Config) -> Path:
     return Path(config.kiosk.data_dir) / "kiosk.db"
 
 
+def _central(config: Config):
+    from kiosk.central import Central
+
+    return Central(config.fleet.database_url, connect_timeout=config.fleet.connect_timeout_seconds)
+
+
+def _open_store(config: Config, central=None, create: bool = True, appended=None):
+    """The kiosk's database: its own SQLite file, or a fleet member's replica of the fleet database."""
+    from kiosk.store import Store
+
+    if not config.fleet.enabled:
+        return Store(_db_path(config), create=create)
+    from kiosk.replica import ReplicaStore
+
+    return ReplicaStore(_db_path(config), central or _central(config), create=create, appended=appended)
+
+
+def _check_fleet(central) -> str:
+    """The fleet database's schema, when it can be reached now (a kiosk starts offline when not)."""
+    from kiosk.central import Unreachable
+
+    try:
+        central.check_schema()
+        return "reachable"
+    except Unreachable as exc:
+        return f"not reachable now ({exc}); the kiosk starts on its last gallery and sends punches when it is back"
+
+
 def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, quality=None, detector: str = "full"):
     """Detector, the aligner the model's sidecar names, and the model: the
     face pipeline of ``run``, ``enroll`` and ``identify`` (and of the tests
@@ -74,22 +102,34 @@ def cmd_check_config(args, config: Config) -> int:
     data_dir = Path(config.kiosk.data_dir)
     if data_dir.exists() and not os.access(data_dir, os.W_OK):
         raise ConfigError(f"kiosk.data_dir: {data_dir} is not writable by this user")
+    fleet = ""
+    if config.fleet.enabled:
+        from kiosk.central import CentralError, redacted
+
+        central = _central(config)
+        try:
+            fleet = f"; fleet database {redacted(config.fleet.database_url)}: {_check_fleet(central)}"
+        except CentralError as exc:
+            raise ConfigError(f"fleet.database_url: {exc}") from None
+        finally:
+            central.close()
     print(f"{args.config or 'built-in defaults'}: OK (model {contract.version}, {contract.alignment}, "
-          f"threshold {contract.threshold:.4f} at a pair false-accept rate of {contract.metrics.get('far_target', '?')})")
+          f"threshold {contract.threshold:.4f} at a pair false-accept rate of {contract.metrics.get('far_target', '?')}){fleet}")
     return 0
 
 
 def cmd_enroll(args, config: Config) -> int:
     from kiosk.enrollment import EnrollmentError, lookalikes, make_reference, read_photo
-    from kiosk.store import Store
 
     encoder = _encoder(config)
     try:
         ref = make_reference(encoder, read_photo(args.photo))
     except EnrollmentError as exc:
         raise ValueError(str(exc) if str(exc).startswith(args.photo) else f"{args.photo}: {exc}") from None
-    store = Store(_db_path(config))
+    store = _open_store(config)
     version = encoder.embedder.contract.version
+    if config.fleet.enabled:
+        store.pull_gallery(version)  # look-alikes among the whole fleet's staff
     gallery = store.gallery(version)
     # The threshold the gallery will use once this person is in it.
     threshold = _recognizer(config, encoder).thresholds(len(gallery) + 1).good
@@ -120,10 +160,10 @@ def cmd_set_password(args, config: Config) -> int:
 
 
 def cmd_remove(args, config: Config) -> int:
-    from kiosk.store import Store, UnknownEmployee
+    from kiosk.store import UnknownEmployee
 
     try:
-        Store(_db_path(config), create=False).remove_employee(args.id, purge_attendance=args.purge)
+        _open_store(config, create=False).remove_employee(args.id, purge_attendance=args.purge)
     except UnknownEmployee:
         raise ValueError(f"no employee with id {args.id}") from None
     print(f"removed employee {args.id}")
@@ -197,7 +237,7 @@ def cmd_run(args, config: Config) -> int:
     from kiosk.enrollment import reembed
     from kiosk.health import Heartbeat, judge
     from kiosk.loop import KioskLoop, Screen, Status
-    from kiosk.store import Store, StoreError, lock_data_dir
+    from kiosk.store import StoreError, lock_data_dir
     from kiosk.systemd import Notifier
     from kiosk.web import Services, create_app, passwords
 
@@ -212,7 +252,16 @@ def cmd_run(args, config: Config) -> int:
     notifier = Notifier()
     encoder = _encoder(config)
     contract = encoder.embedder.contract
-    store = Store(_db_path(config))
+    central = replicator = None
+    if config.fleet.enabled:
+        from kiosk.central import redacted
+        from kiosk.replica import Replicator
+
+        central = _central(config)
+        log.info("fleet member %s of %s: %s", config.kiosk.id, redacted(config.fleet.database_url), _check_fleet(central))
+        replicator = Replicator(lambda: _open_store(config, central), central, site=config.fleet.site,
+                                model_version=contract.version, interval=config.fleet.sync_seconds)
+    store = _open_store(config, central, appended=replicator.wake.set if replicator else None)
     store.quick_check()
     redone, need_photo = reembed(store, encoder)
     if redone:
@@ -226,7 +275,12 @@ def cmd_run(args, config: Config) -> int:
         recognition=config.recognition, rules=config.attendance, display=config.display,
         kiosk_id=config.kiosk.id, model_version=contract.version, status=status,
     )
-    services = Services(status, str(_db_path(config)), encoder, recognizer, capture=lambda: loop.latest_frame)
+    services = Services(status, str(_db_path(config)), encoder, recognizer,
+                        capture=(lambda: loop.latest_frame) if config.camera.source != "none" else None,
+                        open_store=(lambda: _open_store(config, central)) if central else None,
+                        sync=replicator.state.snapshot if replicator else None)
+    if replicator:
+        threading.Thread(target=replicator.run, name="fleet-sync", daemon=True).start()
     tls = (str(config.web.tls_cert), str(config.web.tls_key)) if config.web.tls_cert else None
     server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True, ssl_context=tls)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
@@ -279,6 +333,9 @@ def cmd_run(args, config: Config) -> int:
         heartbeat.stop()
         server.shutdown()
         worker.join(timeout=5)
+        if replicator:
+            replicator.stop()
+            central.close()
         store.close()
         lock.close()
     if fatal or loop.error:
@@ -289,6 +346,31 @@ def cmd_run(args, config: Config) -> int:
 # The loop reads frames several times a second and retries a lost camera at
 # least every 10 s; silence this long means it is stuck.
 STALL_SECONDS = 30.0
+
+
+def cmd_admin_serve(args, config: Config) -> int:
+    """The fleet's admin page on a server or a manager's PC: no camera, the
+    same pages, against the fleet database."""
+    if not config.fleet.enabled:
+        raise ConfigError("'kiosk admin serve' is the admin page of a fleet: set [fleet] database_url in the config "
+                          "(a standalone kiosk serves its admin page itself, at /admin/)")
+    args.replay, args.source = None, "none"
+    return cmd_run(args, config)
+
+
+def cmd_fleet_migrate(args, config: Config) -> int:
+    from kiosk.central import SCHEMA_VERSION, Central, redacted
+
+    url = args.database_url or config.fleet.database_url
+    if not url:
+        raise ConfigError("fleet migrate needs the fleet database: --database-url URL or [fleet] database_url")
+    central = Central(url, connect_timeout=config.fleet.connect_timeout_seconds)
+    try:
+        applied = central.migrate()
+    finally:
+        central.close()
+    print(f"{redacted(url)}: schema {SCHEMA_VERSION}" + (f" (applied {', '.join(map(str, applied))})" if applied else " (already)"))
+    return 0
 
 
 def cmd_backup(args, config: Config) -> int:
@@ -338,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = admin.add_parser("set-password", parents=[common], help="set the admin page password (stored hashed)")
     p.add_argument("--password-stdin", action="store_true", help="read it from standard input (for scripts)")
     p.set_defaults(func=cmd_set_password)
+    p = admin.add_parser("serve", parents=[common], help="serve the admin page of a fleet (no camera)")
+    p.set_defaults(func=cmd_admin_serve)
+    fleet = sub.add_parser("fleet", help="the fleet database (several kiosks)").add_subparsers(dest="fleet_command", required=True)
+    p = fleet.add_parser("migrate", parents=[common], help="create or upgrade the fleet database's tables and roles")
+    p.add_argument("--database-url", help="the database owner's URL (default: [fleet] database_url)")
+    p.set_defaults(func=cmd_fleet_migrate)
     p = sub.add_parser("remove", help="remove an employee (photo and embedding deleted)")
     p.add_argument("id", type=int)
     p.add_argument("--purge", action="store_true", help="also delete their attendance history")
@@ -361,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     args.config, args.verbose = getattr(args, "config", None), getattr(args, "verbose", False)
     os.umask(0o077)  # the data folder holds faces: nothing we create is readable by others
     # The service logs its progress; one-off commands print results, and only warnings unless -v.
-    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING
+    serving = args.command == "run" or getattr(args, "admin_command", None) == "serve"
+    level = logging.DEBUG if args.verbose else logging.INFO if serving else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)

@@ -32,9 +32,11 @@ class ConfigError(ValueError):
 
 
 def setting(default=None, *, default_factory=None, ge=None, gt=None, le=None, lt=None, choices=None, pattern=None,
-            non_empty=False):
-    """A dataclass field with its own validation rules (checked by :func:`config_from_dict`)."""
-    rules = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, pattern=pattern, non_empty=non_empty).items()
+            non_empty=False, secret=False):
+    """A dataclass field with its own validation rules (checked by :func:`config_from_dict`);
+    a ``secret`` one's value never appears in an error."""
+    rules = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, pattern=pattern, non_empty=non_empty,
+                                   secret=secret).items()
              if v is not None and v is not False}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=rules)
@@ -162,6 +164,22 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """Membership of a fleet of kiosks that share one PostgreSQL database
+    (see the README's "Several kiosks"); empty ``database_url``: standalone."""
+
+    # postgresql://USER@HOST/DB?sslmode=verify-full; keep the password in ~/.pgpass or PGPASSWORD, not here
+    database_url: str = setting("", pattern=r"(postgres(ql)?://\S+)?", secret=True)
+    site: str = setting("", pattern=r"[^\x00-\x1f]{0,80}")  # recorded with every punch sent up, e.g. "Back door, Leeds"
+    sync_seconds: float = setting(30.0, gt=0, le=3600)  # look for changes at least this often (notices come sooner)
+    connect_timeout_seconds: float = setting(5.0, gt=0, le=120)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.database_url)
+
+
+@dataclass(frozen=True)
 class Config:
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -171,6 +189,7 @@ class Config:
     attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
     web: WebSettings = field(default_factory=WebSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
 
 def _coerce(value, annotation, where: str):
@@ -211,7 +230,8 @@ def _check_rules(value, rules: dict, where: str) -> None:
     if "choices" in rules and value not in rules["choices"]:
         raise ConfigError(f"{where}: must be one of {', '.join(rules['choices'])}, got {value!r}")
     if "pattern" in rules and not re.fullmatch(rules["pattern"], str(value)):
-        raise ConfigError(f"{where}: {value!r} is not in the expected form ({_PATTERN_HELP.get(rules['pattern'], rules['pattern'])})")
+        shown = "the value" if rules.get("secret") else repr(value)
+        raise ConfigError(f"{where}: {shown} is not in the expected form ({_PATTERN_HELP.get(rules['pattern'], rules['pattern'])})")
     for rule, test, words in (("ge", lambda v, b: v >= b, "at least"), ("gt", lambda v, b: v > b, "greater than"),
                               ("le", lambda v, b: v <= b, "at most"), ("lt", lambda v, b: v < b, "less than")):
         if rule in rules and not test(value, rules[rule]):
@@ -222,6 +242,8 @@ _PATTERN_HELP = {
     r"([01]\d|2[0-3]):[0-5]\d": "a time such as 04:00",
     r"(([01]\d|2[0-3]):[0-5]\d)?": "a time such as 08:30, or empty",
     r"[A-Za-z0-9._-]{1,40}": "letters, digits, '.', '_' or '-', at most 40",
+    r"(postgres(ql)?://\S+)?": "a URL such as postgresql://door_a@db.example/kiosk?sslmode=verify-full, or empty",
+    r"[^\x00-\x1f]{0,80}": "at most 80 characters on one line",
 }
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +52,14 @@ CREATE TABLE IF NOT EXISTS attendance (
     author TEXT,
     note TEXT,
     target_id INTEGER REFERENCES attendance(id),  -- the entry a void or redirect corrects (schema 3)
+    uuid TEXT,                       -- the entry's name across a fleet (schema 4; NULL before)
     CHECK ((kind IN ('void', 'redirect')) = (target_id IS NOT NULL)),
     CHECK (kind = 'void' OR direction IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS attendance_day ON attendance(day, employee_id);
+CREATE UNIQUE INDEX IF NOT EXISTS attendance_uuid ON attendance(uuid);
+-- Entries this member recorded and the fleet database has not confirmed yet (schema 4).
+CREATE TABLE IF NOT EXISTS outbox (attendance_id INTEGER PRIMARY KEY REFERENCES attendance(id));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('gallery_generation', '0');
 CREATE TRIGGER IF NOT EXISTS attendance_append_only_update BEFORE UPDATE ON attendance
@@ -65,7 +70,7 @@ BEGIN SELECT RAISE(ABORT, 'attendance is append-only: record a correction instea
 """
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Each step takes a database from the version before it; run in order inside one transaction.
 MIGRATIONS = {
     2: ("ALTER TABLE reference_faces ADD COLUMN image_png BLOB", "ALTER TABLE reference_faces ADD COLUMN face_json TEXT"),
@@ -81,6 +86,8 @@ MIGRATIONS = {
         "SELECT id, employee_id, at, day, direction, distance, kiosk_id, model_version, "
         "CASE kind WHEN 'correction' THEN 'added' ELSE kind END, author, note FROM attendance_v2",
         "DROP TABLE attendance_v2"),
+    # Entries get a UUID, so a fleet can send them twice harmlessly (the rebuild of step 3 already has the column).
+    4: ("+attendance uuid TEXT",),
 }
 
 
@@ -165,6 +172,11 @@ def _migrate(db: sqlite3.Connection) -> None:
                 for statement in MIGRATIONS[step]:
                     if statement.startswith("@"):  # a table of the current schema, created here
                         statement = next(s for s in _statements(SCHEMA) if s.startswith(f"CREATE TABLE IF NOT EXISTS {statement[1:]} "))
+                    elif statement.startswith("+"):  # a column, unless an earlier step's rebuild made it
+                        table, column, kind = statement[1:].split(" ", 2)
+                        if any(r[1] == column for r in db.execute(f"PRAGMA table_info({table})")):
+                            continue
+                        statement = f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
                     db.execute(statement)
         for statement in _statements(SCHEMA):
             db.execute(statement)
@@ -201,6 +213,8 @@ RESTORE_HINT = "restore a backup with 'kiosk restore FILE' (backups are in DATA_
 class Store:
     """One connection per thread; every write is its own durable transaction.
     ``create=False`` refuses to start a new database (commands that only read)."""
+
+    outbox = False  # a fleet member also queues each entry it appends for the fleet database
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
@@ -396,10 +410,13 @@ class Store:
                 kiosk_id: str, distance: float | None = None, model_version: str | None = None,
                 target: int | None = None, author: str | None = None, note: str | None = None) -> Entry:
         cur = self.db.execute(
-            "INSERT INTO attendance (employee_id, at, day, direction, distance, kiosk_id, model_version, kind, author, note, target_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (employee_id, at.isoformat(), day.isoformat(), direction, distance, kiosk_id, model_version, kind, author, note, target),
+            "INSERT INTO attendance (employee_id, at, day, direction, distance, kiosk_id, model_version, kind, author, note, "
+            "target_id, uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (employee_id, at.isoformat(), day.isoformat(), direction, distance, kiosk_id, model_version, kind, author, note, target,
+             str(uuid.uuid4())),
         )
+        if self.outbox:
+            self.db.execute("INSERT INTO outbox VALUES (?)", (cur.lastrowid,))
         return Entry(int(cur.lastrowid), employee_id, at, kind, direction, target, author, note, kiosk_id, distance)
 
     def history(self, employee_id: int, since: dt.datetime | None = None) -> list[Entry]:

@@ -128,10 +128,11 @@ echo "uname -m inside: $arch"
 [ "$arch" = aarch64 ] || { echo "pi-emulated: FAILED: the root runs as $arch, not aarch64"; exit 1; }
 inside bash /srv/face-kiosk/deploy/install.sh
 inside /opt/face-kiosk/venv/bin/python -c '
-import platform, numpy, cv2, importlib.metadata as m
+import platform, numpy, cv2, psycopg, psycopg_pool, importlib.metadata as m
 print("python", platform.python_version(), platform.machine())
-for p in ("ai-edge-litert", "numpy", "opencv-python-headless"):
-    print(p, m.version(p))'
+for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "psycopg-binary", "psycopg-pool"):
+    print(p, m.version(p))
+print("psycopg", psycopg.pq.__impl__, "libpq", psycopg.pq.version())'
 
 say "arm64 side: check-config, enroll, identify"
 inside /srv/face-kiosk/scripts/pi-emulated.sh --steps /opt/face-kiosk/venv/bin/kiosk /opt/face-kiosk/venv/bin/python \

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh dev
-# Tools some tests use: shellcheck, systemd-analyze, a real browser and a CJK font. Installed where
+# Tools some tests use: shellcheck, systemd-analyze, a real browser, a CJK font and a PostgreSQL server. Installed where
 # apt can (as root); the tests that need them skip with a reason elsewhere.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
@@ -13,6 +13,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v chromedriver >/dev/null || missing="$missing chromium-driver"
   # Names in Chinese, Japanese and Korean need a font that has them (screenshots of the kiosk screen).
   dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || missing="$missing fonts-wqy-zenhei"
+  # The fleet tests start their own server in a temporary folder (tests/postgres_server.py).
+  compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing="$missing postgresql"
   if [ -n "$missing" ]; then
     echo "installing test tools:$missing"
     # shellcheck disable=SC2086

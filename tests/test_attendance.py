@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kiosk.attendance import (ADDED, IN, OUT, PUNCH, REDIRECT, VOID, Entry, absent, counted, decide, next_direction,
-                              pair_day, timesheet, week_totals, work_day)
+from kiosk.attendance import (ADDED, IN, OUT, PUNCH, REDIRECT, VOID, Entry, absent, counted, decide, door_duplicates,
+                              next_direction, pair_day, timesheet, week_totals, work_day)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.timezone.utc
@@ -171,3 +171,42 @@ def test_late_and_not_arrived():
 def test_times_without_a_zone_are_refused():
     with pytest.raises(ValueError, match="time zone"):
         decide([], dt.datetime(2026, 3, 2, 8), 60, BERLIN)
+
+
+def door(entry_id, person, when, kiosk, direction=IN, kind=PUNCH, target=None):
+    return Entry(entry_id, person, at(when), kind, direction, target, kiosk_id=kiosk)
+
+
+def test_two_unsynced_doors_punching_one_visit_count_once_and_the_earlier_stands():
+    entries = [door(1, 1, "2026-03-02 08:00:10", "front"), door(2, 1, "2026-03-02 08:00:40", "back"),
+               door(3, 1, "2026-03-02 08:02:00", "back")]  # past the cooldown: a visit of its own
+    assert door_duplicates(entries, 60) == {2}
+    assert [c.entry.id for c in counted(entries, 60)] == [1, 3]
+    assert [c.entry.id for c in counted(entries)] == [1, 2, 3]  # standalone: no merging
+    [record] = timesheet(entries, dt.date(2026, 3, 2), dt.date(2026, 3, 2), BERLIN, DAY_START, cooldown_seconds=60)
+    assert [c.entry.id for c in record.punches] == [1, 3]
+
+
+def test_door_merging_is_the_same_whatever_order_a_member_stored_them_in():
+    a = door(7, 1, "2026-03-02 08:00:10", "back")
+    b = door(3, 1, "2026-03-02 08:00:10", "front")  # the same second: the door named first stands
+    assert door_duplicates([a, b], 60) == door_duplicates([b, a], 60) == {3}
+
+
+def test_door_merging_keeps_other_people_same_door_punches_and_voided_ones_apart():
+    entries = [door(1, 1, "2026-03-02 08:00:00", "front"), door(2, 2, "2026-03-02 08:00:05", "back"),  # someone else
+               door(3, 1, "2026-03-02 08:00:20", "front")]  # the same door: its own cooldown decided, not a merge
+    assert door_duplicates(entries, 60) == set()
+    voided = [door(1, 1, "2026-03-02 08:00:00", "front"), door(2, 1, "2026-03-02 08:00:30", "back"),
+              door(3, 1, "2026-03-02 09:00:00", "admin", None, VOID, target=1)]
+    assert door_duplicates(voided, 60) == set()  # the void leaves the other door's punch standing
+    assert [c.entry.id for c in counted(voided, 60)] == [2]
+
+
+def test_the_next_direction_ignores_a_second_doors_punch_of_the_same_visit():
+    # Out at the front door; the back door, not yet synced, saw them leave too and took it for an IN.
+    entries = [door(1, 1, "2026-03-02 08:00:00", "front"), door(2, 1, "2026-03-02 17:00:00", "front", OUT),
+               door(3, 1, "2026-03-02 17:00:20", "back", IN)]
+    assert next_direction(entries, at("2026-03-02 18:00"), BERLIN, DAY_START, cooldown_seconds=60) == IN
+    assert decide(entries, at("2026-03-02 18:00"), 60, BERLIN, DAY_START).direction == IN
+    assert next_direction(entries, at("2026-03-02 18:00"), BERLIN, DAY_START) == OUT  # unmerged, the stray IN would count

@@ -52,6 +52,8 @@ def test_a_file_overrides_only_what_it_names(tmp_path):
     ("[recognition]\nframes_needed = 6\nframes_window = 5\n", "frames_needed (6) exceeds frames_window (5)"),
     ("camera = 3\n", "[camera] must be a table"),
     ("[camera\n", "not valid TOML"),
+    ("[fleet]\ndatabase_url = 'mysql://kiosk:s3cret@db/kiosk'\n", "fleet.database_url: the value is not in the expected form"),
+    ("[fleet]\nsync_seconds = 0\n", "fleet.sync_seconds: must be greater than 0"),
 ])
 def test_bad_configs_name_the_file_and_the_key(tmp_path, text, needle):
     path = tmp_path / "kiosk.toml"
@@ -59,6 +61,7 @@ def test_bad_configs_name_the_file_and_the_key(tmp_path, text, needle):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(path) in str(err.value) and needle in str(err.value)
+    assert "s3cret" not in str(err.value)
 
 
 def test_missing_file(tmp_path):

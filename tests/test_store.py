@@ -218,6 +218,26 @@ def test_a_database_from_before_reference_images_is_migrated(tmp_path):
     Store(path).close()  # opening again changes nothing
 
 
+def test_a_schema_3_database_gains_entry_uuids_and_the_outbox(tmp_path):
+    from tests.conftest import punch
+
+    path = tmp_path / "v3.db"
+    store = Store(path)
+    a = store.add_employee("Ann", image=None, face=None, crop=crop(1), embedding=unit(1), model_version="v")
+    store.close()
+    db = sqlite3.connect(path)
+    db.executescript("DROP INDEX attendance_uuid; DROP TABLE outbox; ALTER TABLE attendance DROP COLUMN uuid; PRAGMA user_version = 3;")
+    db.execute("INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (?, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')", (a,))
+    db.commit()
+    db.close()
+    store = Store(path)
+    punch(store, a, dt.datetime(2026, 1, 3, 8, tzinfo=dt.timezone.utc))
+    uuids = [r["uuid"] for r in store.attendance()]
+    assert uuids[0] is None and len(uuids[1]) == 36  # the old row stays as it was; new ones are named
+    assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0  # a standalone kiosk queues nothing
+    store.close()
+
+
 def test_a_database_from_a_newer_kiosk_is_refused(tmp_path):
     path = tmp_path / "new.db"
     Store(path).close()

@@ -24,6 +24,8 @@ class Services:
     encoder: object = None  # kiosk.recognition.FaceEncoder, shared with the loop
     recognizer: object = None  # kiosk.recognition.Recognizer: its thresholds judge look-alikes
     capture: Callable | None = None  # latest camera frame (BGR) or None
+    open_store: Callable | None = None  # a new store for a request (a fleet member's replica); None: SQLite at store_path
+    sync: Callable | None = None  # a fleet member's sync state (kiosk.replica.SyncState.snapshot); None: standalone
 
 
 def create_app(config: Config, services: Services, test_config: dict | None = None) -> Flask:
@@ -77,6 +79,19 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     @app.errorhandler(404)
     def not_found(error):
         return render_template("error.html", title="Not found", message=getattr(error, "description", "Not found.")), 404
+
+    from kiosk.central import CentralError, NotAllowed
+
+    @app.errorhandler(NotAllowed)
+    def not_allowed(error):
+        return render_template("error.html", title="Managed elsewhere", message="This kiosk belongs to a fleet: staff are "
+                               "added, changed and removed on the fleet's admin server, and reach every door from there."), 403
+
+    @app.errorhandler(CentralError)
+    def central_down(error):
+        return render_template("error.html", title="Fleet database unavailable", message="The fleet database cannot be "
+                               "reached, and staff changes need it. Nothing was changed; try again when it is back (the "
+                               "status page shows the connection)."), 503
 
     @app.errorhandler(503)
     def unavailable(error):

@@ -32,4 +32,6 @@ def status():
     data = services.status.snapshot(with_people=trusted())
     usage = shutil.disk_usage(current_app.config["KIOSK_CONFIG"].kiosk.data_dir)
     data["disk_free_mb"] = usage.free // 2**20
+    if services.sync is not None:
+        data["fleet"] = services.sync()
     return jsonify(data)

@@ -9,7 +9,8 @@ from kiosk.store import Store
 
 def get_store() -> Store:
     if "store" not in g:
-        g.store = Store(current_app.config["SERVICES"].store_path)
+        services = current_app.config["SERVICES"]
+        g.store = services.open_store() if services.open_store else Store(services.store_path)
     return g.store
 
 

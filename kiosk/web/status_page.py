@@ -21,4 +21,5 @@ def status():
     contract = services.encoder.embedder.contract if services.encoder else None
     need_photo = len(get_store().stale_references(contract.version)) if contract else 0
     return render_template("status.html", s=services.status.snapshot(with_people=True), disk_free_mb=usage.free // 2**20,
-                           contract=contract, need_photo=need_photo, rules=config.recognition)
+                           contract=contract, need_photo=need_photo, rules=config.recognition,
+                           fleet=services.sync() if services.sync else None, site=config.fleet.site)

@@ -93,7 +93,7 @@ def _records(first: dt.date, last: dt.date, who: int | None = None) -> tuple[lis
     store, rules = get_store(), _rules()
     entries = store.entries(first, last, who)
     due = _expected_starts()
-    records = attendance.timesheet(entries, first, last, rules.zone(), rules.day_start_time, due)
+    records = attendance.timesheet(entries, first, last, rules.zone(), rules.day_start_time, due, rules.cooldown_seconds)
     return records, store.names(), entries
 
 

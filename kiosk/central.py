@@ -1,0 +1,371 @@
+"""The fleet's central PostgreSQL database: the adapter the kiosks and the
+fleet's admin server talk to (psycopg 3 and its pool, imported here only).
+
+PostgreSQL holds the truth: the staff, each person's reference image with
+its face, their embeddings per model version, and every punch and
+correction of every door. Each kiosk keeps its SQLite database as a
+replica (see :mod:`kiosk.replica`):
+
+- **gallery changes** carry a ``revision`` from one sequence, taken under an
+  advisory lock so revisions become visible in order; a kiosk asks for
+  everything above the last revision it applied, and ``NOTIFY gallery``
+  tells it to ask now;
+- **punches** go up from each kiosk's outbox with the UUID it gave them
+  (``ON CONFLICT DO NOTHING``: sending one twice is harmless) and come down
+  to every member by ``seq``, also assigned in commit order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+GALLERY_CHANNEL, PUNCH_CHANNEL = "kiosk_gallery", "kiosk_punches"
+# Advisory locks that serialise the writers of each numbered stream, so a
+# reader that has seen number N can never later find a smaller one.
+_GALLERY_LOCK, _PUNCH_LOCK = 7150001, 7150002
+
+# Versioned schema steps, applied in order by ``kiosk fleet migrate``; never edit a released step.
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE employees (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL,
+    created timestamptz NOT NULL DEFAULT now(),
+    active boolean NOT NULL DEFAULT true,
+    expected_start text,
+    image_png bytea,                 -- face-centred reference image any model can re-align
+    face_json text,                  -- the face's box, score and keypoints in image_png
+    revision bigint NOT NULL         -- from gallery_revision: bumped by every change to the person
+);
+CREATE SEQUENCE gallery_revision;
+CREATE INDEX employees_revision ON employees (revision);
+CREATE TABLE embeddings (
+    employee_id bigint NOT NULL REFERENCES employees (id),
+    model_version text NOT NULL,
+    crop_png bytea NOT NULL,
+    embedding bytea NOT NULL,        -- float32 unit vector
+    PRIMARY KEY (employee_id, model_version)
+);
+CREATE TABLE attendance (
+    seq bigserial PRIMARY KEY,       -- the order members pull in
+    uuid uuid NOT NULL UNIQUE,       -- given by the kiosk that recorded it
+    employee_id bigint NOT NULL REFERENCES employees (id),
+    at timestamptz NOT NULL,
+    day date NOT NULL,
+    direction text CHECK (direction IN ('in', 'out')),
+    distance real,
+    kiosk_id text NOT NULL,
+    site text NOT NULL DEFAULT '',
+    model_version text,
+    kind text NOT NULL CHECK (kind IN ('punch', 'added', 'void', 'redirect')),
+    author text,
+    note text,
+    target_uuid uuid REFERENCES attendance (uuid),
+    received timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX attendance_day ON attendance (day, employee_id);
+CREATE TABLE audit (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    actor text NOT NULL DEFAULT current_user,
+    action text NOT NULL,
+    employee_id bigint
+);
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kiosk_member') THEN CREATE ROLE kiosk_member NOLOGIN; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kiosk_admin') THEN CREATE ROLE kiosk_admin NOLOGIN; END IF;
+END $$;
+-- A door reads the gallery and the punches, and adds punches; nothing else.
+GRANT SELECT ON employees, embeddings, attendance TO kiosk_member;
+GRANT INSERT ON attendance TO kiosk_member;
+GRANT USAGE ON SEQUENCE attendance_seq_seq TO kiosk_member;
+-- The admin server also manages the staff; no one rewrites or deletes punches.
+GRANT kiosk_member TO kiosk_admin;
+GRANT INSERT, UPDATE ON employees, embeddings TO kiosk_admin;
+GRANT DELETE ON embeddings TO kiosk_admin;  -- a new photo or a removal drops the old embeddings
+GRANT USAGE ON SEQUENCE employees_id_seq, gallery_revision TO kiosk_admin;
+GRANT INSERT ON audit TO kiosk_admin;
+GRANT USAGE ON SEQUENCE audit_id_seq TO kiosk_admin;
+""",
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class CentralError(RuntimeError):
+    """The fleet database refused or could not be reached; the message says what to do."""
+
+
+class Unreachable(CentralError):
+    """The fleet database cannot be reached now (the kiosk carries on offline)."""
+
+
+class NotAllowed(CentralError, PermissionError):
+    """This member's database role may not do that (a door cannot manage staff)."""
+
+
+def redacted(url: str) -> str:
+    """The database URL without its password, for logs and pages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:
+        return "(unreadable database_url)"
+    return " ".join(f"{k}={parts[k]}" for k in ("host", "port", "dbname", "user", "sslmode") if k in parts)
+
+
+@dataclass(frozen=True)
+class PersonChange:
+    """One person as the gallery has them after a change (inactive: removed)."""
+
+    id: int
+    name: str
+    created: str
+    active: bool
+    expected_start: str | None
+    image_png: bytes | None
+    face_json: str | None
+    revision: int
+    model_version: str | None  # the embedding that comes with them (theirs for our model when there is one)
+    crop_png: bytes | None
+    embedding: bytes | None
+
+
+@dataclass(frozen=True)
+class Punch:
+    """One attendance row on its way up or down."""
+
+    uuid: str
+    employee_id: int
+    at: dt.datetime
+    day: dt.date
+    direction: str | None
+    distance: float | None
+    kiosk_id: str
+    site: str
+    model_version: str | None
+    kind: str
+    author: str | None
+    note: str | None
+    target_uuid: str | None
+    seq: int = 0
+
+
+def _translate(exc: Exception) -> CentralError:
+    import psycopg
+    from psycopg import errors
+
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return NotAllowed("the fleet database refused this member (its role may not do this): staff are managed on the "
+                          "fleet's admin server ('kiosk admin serve')")
+    if isinstance(exc, errors.UndefinedTable):
+        return CentralError("the fleet database has no kiosk tables yet: run 'kiosk fleet migrate --config FILE' with the "
+                            "database owner's URL")
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return Unreachable(f"the fleet database cannot be reached ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})")
+    return CentralError(f"the fleet database failed: {exc}")
+
+
+class Central:
+    """A pool of connections to the fleet database, and the queries members
+    and the admin server need. Every method raises :class:`Unreachable`
+    while the database cannot be reached."""
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, max_connections: int = 4):
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._timeout = connect_timeout
+        self.pool = ConnectionPool(url, min_size=0, max_size=max_connections, open=False, name="fleet",
+                                   kwargs={"connect_timeout": max(1, round(connect_timeout)), "application_name": "face-kiosk"},
+                                   timeout=connect_timeout, reconnect_timeout=0)
+        self.pool.open(wait=False)
+        self._listener = None
+        # The pool warns of every failed connection; the sync thread reports an outage once instead.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:
+                pass
+        self.pool.close()
+
+    def _run(self, work):
+        """``work(connection)`` in one transaction, with the errors translated."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self.pool.connection() as conn:
+                with conn.transaction():
+                    return work(conn)
+        except PoolTimeout:
+            raise Unreachable(f"the fleet database cannot be reached within {self._timeout:g} s") from None
+        except psycopg.Error as exc:
+            raise _translate(exc) from None
+
+    # -- schema ------------------------------------------------------------------
+    def schema_version(self) -> int:
+        def read(conn):
+            exists = conn.execute("SELECT to_regclass('kiosk_schema') IS NOT NULL").fetchone()[0]
+            return conn.execute("SELECT max(version) FROM kiosk_schema").fetchone()[0] or 0 if exists else 0
+        return self._run(read)
+
+    def check_schema(self) -> None:
+        version = self.schema_version()
+        if version < SCHEMA_VERSION:
+            raise CentralError(f"the fleet database is at schema {version}, this kiosk needs {SCHEMA_VERSION}: run "
+                               "'kiosk fleet migrate --config FILE' with the database owner's URL")
+        if version > SCHEMA_VERSION:
+            raise CentralError(f"the fleet database is at schema {version}, newer than this kiosk ({SCHEMA_VERSION}): "
+                               "upgrade the kiosk software")
+
+    def migrate(self) -> list[int]:
+        """Apply the missing schema steps, each in its own transaction; returns the steps applied."""
+        def setup(conn):
+            conn.execute("CREATE TABLE IF NOT EXISTS kiosk_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())")
+            conn.execute("GRANT SELECT ON kiosk_schema TO PUBLIC")
+        self._run(setup)
+        applied = []
+        for version in sorted(MIGRATIONS):
+            def step(conn, version=version):
+                conn.execute("LOCK TABLE kiosk_schema IN EXCLUSIVE MODE")  # two migrators never race
+                if conn.execute("SELECT 1 FROM kiosk_schema WHERE version = %s", (version,)).fetchone():
+                    return False
+                conn.execute(MIGRATIONS[version])
+                conn.execute("INSERT INTO kiosk_schema (version) VALUES (%s)", (version,))
+                return True
+            if self._run(step):
+                applied.append(version)
+        return applied
+
+    # -- gallery -------------------------------------------------------------------
+    def gallery_changes(self, after: int, model_version: str, limit: int = 200) -> list[PersonChange]:
+        """People changed since revision ``after``, oldest change first, each
+        with the embedding for ``model_version`` (or any other, to be re-made)."""
+        def read(conn):
+            rows = conn.execute(
+                "SELECT e.id, e.name, e.created, e.active, e.expected_start, e.image_png, e.face_json, e.revision, "
+                "m.model_version, m.crop_png, m.embedding FROM employees e LEFT JOIN LATERAL ("
+                "  SELECT model_version, crop_png, embedding FROM embeddings WHERE employee_id = e.id "
+                "  ORDER BY model_version = %s DESC, model_version LIMIT 1) m ON true "
+                "WHERE e.revision > %s ORDER BY e.revision LIMIT %s", (model_version, after, limit)).fetchall()
+            return [PersonChange(r[0], r[1], r[2].isoformat(), r[3], r[4], _bytes(r[5]), r[6], r[7], r[8], _bytes(r[9]),
+                                 _bytes(r[10])) for r in rows]
+        return self._run(read)
+
+    def _change_person(self, conn, employee_id: int, sets: str, args: tuple, action: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GALLERY_LOCK,))
+        cur = conn.execute(f"UPDATE employees SET {sets}, revision = nextval('gallery_revision') WHERE id = %s AND active",
+                           (*args, employee_id))
+        if cur.rowcount == 0:
+            raise KeyError(employee_id)
+        conn.execute("INSERT INTO audit (action, employee_id) VALUES (%s, %s)", (action, employee_id))
+        conn.execute(f"NOTIFY {GALLERY_CHANNEL}")
+
+    def add_employee(self, name: str, *, image_png: bytes | None, face_json: str | None, crop_png: bytes, embedding: bytes,
+                     model_version: str) -> int:
+        def write(conn):
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GALLERY_LOCK,))
+            employee_id = conn.execute(
+                "INSERT INTO employees (name, image_png, face_json, revision) VALUES (%s, %s, %s, nextval('gallery_revision')) "
+                "RETURNING id", (name, image_png, face_json)).fetchone()[0]
+            conn.execute("INSERT INTO embeddings VALUES (%s, %s, %s, %s)", (employee_id, model_version, crop_png, embedding))
+            conn.execute("INSERT INTO audit (action, employee_id) VALUES ('enrol', %s)", (employee_id,))
+            conn.execute(f"NOTIFY {GALLERY_CHANNEL}")
+            return int(employee_id)
+        return self._run(write)
+
+    def replace_reference(self, employee_id: int, *, image_png: bytes | None, face_json: str | None, crop_png: bytes,
+                          embedding: bytes, model_version: str) -> None:
+        def write(conn):
+            self._change_person(conn, employee_id, "image_png = %s, face_json = %s", (image_png, face_json), "new photo")
+            # Embeddings other models made of the old photo are wrong now.
+            conn.execute("DELETE FROM embeddings WHERE employee_id = %s", (employee_id,))
+            conn.execute("INSERT INTO embeddings VALUES (%s, %s, %s, %s)", (employee_id, model_version, crop_png, embedding))
+        self._run(write)
+
+    def rename(self, employee_id: int, name: str) -> None:
+        self._run(lambda conn: self._change_person(conn, employee_id, "name = %s", (name,), "rename"))
+
+    def set_expected_start(self, employee_id: int, start: str | None) -> None:
+        self._run(lambda conn: self._change_person(conn, employee_id, "expected_start = %s", (start,), "hours"))
+
+    def remove_employee(self, employee_id: int) -> None:
+        def write(conn):
+            self._change_person(conn, employee_id, "active = false, image_png = NULL, face_json = NULL", (), "remove")
+            conn.execute("DELETE FROM embeddings WHERE employee_id = %s", (employee_id,))
+        self._run(write)
+
+    # -- punches -------------------------------------------------------------------
+    def push(self, punches: list[Punch]) -> int:
+        """Store punches (each once, whatever is sent twice); returns how many were new."""
+        if not punches:
+            return 0
+
+        def write(conn):
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PUNCH_LOCK,))
+            before = conn.execute("SELECT count(*) FROM attendance WHERE uuid = ANY(%s)", ([p.uuid for p in punches],)).fetchone()[0]
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO attendance (uuid, employee_id, at, day, direction, distance, kiosk_id, site, model_version, "
+                    "kind, author, note, target_uuid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (uuid) DO NOTHING",
+                    [(p.uuid, p.employee_id, p.at, p.day, p.direction, p.distance, p.kiosk_id, p.site, p.model_version, p.kind,
+                      p.author, p.note, p.target_uuid) for p in punches])
+            conn.execute(f"NOTIFY {PUNCH_CHANNEL}")
+            return len(punches) - before
+        return self._run(write)
+
+    def punches_after(self, seq: int, limit: int = 2000) -> list[Punch]:
+        def read(conn):
+            rows = conn.execute(
+                "SELECT uuid, employee_id, at, day, direction, distance, kiosk_id, site, model_version, kind, author, note, "
+                "target_uuid, seq FROM attendance WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)).fetchall()
+            return [Punch(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+                          None if r[12] is None else str(r[12]), r[13]) for r in rows]
+        return self._run(read)
+
+    def count_punches(self) -> int:
+        return self._run(lambda conn: conn.execute("SELECT count(*) FROM attendance").fetchone()[0])
+
+    # -- change notices ------------------------------------------------------------------
+    def wait(self, seconds: float, woken=None) -> bool:
+        """Wait up to ``seconds`` for a change notice from another member (or
+        until ``woken``, an Event, is set); True when something changed."""
+        import psycopg
+
+        deadline = time.monotonic() + seconds
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listener = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self._timeout)),
+                                                 application_name="face-kiosk listener")
+                self._listener.execute(f"LISTEN {GALLERY_CHANNEL}")
+                self._listener.execute(f"LISTEN {PUNCH_CHANNEL}")
+                return True  # anything sent before we listened was missed: look now
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or (woken is not None and woken.is_set()):
+                    return False
+                if list(self._listener.notifies(timeout=min(left, 0.2), stop_after=1)):
+                    return True
+        except psycopg.Error as exc:
+            if self._listener is not None:
+                self._listener.close()
+            raise _translate(exc) from None
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _bytes(value) -> bytes | None:
+    return None if value is None else bytes(value)

@@ -1,0 +1,478 @@
+"""Several kiosks on one PostgreSQL database (a real server from Debian's
+``postgresql`` package, started in a temporary folder): the replica, its
+outbox and pulls, the roles, outages and kills in the middle of a sync, and
+two doors plus the admin server as real processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import punch
+from tests.postgres_server import PostgresServer, server_binaries, wait_for
+
+psycopg = pytest.importorskip("psycopg", reason="psycopg is installed by scripts/install.sh")
+if server_binaries() is None:
+    pytest.skip("the PostgreSQL server is not installed (Debian package 'postgresql'; scripts/test.sh installs it as root)",
+                allow_module_level=True)
+
+from kiosk.central import Central, NotAllowed  # noqa: E402
+from kiosk.replica import Replicator, ReplicaStore  # noqa: E402
+from kiosk.store import Store, StoreError  # noqa: E402
+
+T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server():
+    pg = PostgresServer()
+    yield pg
+    pg.close()
+
+
+@pytest.fixture
+def fleet(server):
+    """A new fleet database with its tables, a door role per kiosk and an admin role; returns URLs by role."""
+    name = f"fleet{next(_databases)}"
+    server.sql(f"CREATE DATABASE {name}")
+    url = server.url().rsplit("/", 1)[0] + f"/{name}"
+    Central(url).migrate()
+    for role, group in (("door_a", "kiosk_member"), ("door_b", "kiosk_member"), ("boss", "kiosk_admin")):
+        server.sql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
+                   f"CREATE ROLE {role} LOGIN IN ROLE {group}; END IF; END $$")
+    return {role: url.replace("postgres@", f"{role}@") for role in ("door_a", "door_b", "boss")} | {"owner": url}
+
+
+@pytest.fixture
+def members(fleet, tmp_path):
+    """Replicas of the admin server and two doors, and their Central connections."""
+    opened = []
+
+    def member(role):
+        central = Central(fleet[role], connect_timeout=2)
+        store = ReplicaStore(tmp_path / role / "kiosk.db", central)
+        opened.append((store, central))
+        return store
+
+    yield member
+    for store, central in opened:
+        store.close()
+        central.close()
+
+
+def enrol(store, name="Ann", seed=0):
+    emb = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return store.add_employee(name, image=np.zeros((16, 16, 3), np.uint8), face=None, crop=np.zeros((8, 8, 3), np.uint8),
+                              embedding=emb / np.linalg.norm(emb), model_version="v1")
+
+
+def sync(store, site=""):
+    Replicator(lambda: store, store.central, site=site, model_version="v1").sync_once(store)
+
+
+def test_staff_changes_reach_every_door_and_punches_reach_everyone_once(members):
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin)
+    assert admin.get_employee(ann).name == "Ann"  # the admin's own replica has them at once
+    for door in (door_a, door_b):
+        sync(door)
+        gallery = door.gallery("v1")
+        assert list(gallery.ids) == [ann] and gallery.names == ["Ann"]
+        assert np.allclose(gallery.embeddings[0], admin.gallery("v1").embeddings[0])
+    punch(door_a, ann, T0, kiosk_id="door_a")
+    sync(door_a), sync(door_b)
+    punch(door_b, ann, T0 + dt.timedelta(hours=8), kiosk_id="door_b")  # out: door B knows of the IN at door A
+    for _ in range(2):  # sending twice is harmless
+        for member in (door_a, door_b, admin):
+            sync(member, site="Leeds")
+    for member in (door_a, door_b, admin):
+        rows = member.attendance()
+        assert [(r["kiosk_id"], r["direction"]) for r in rows] == [("door_a", "in"), ("door_b", "out")]
+        assert member.backlog() == 0
+    assert admin.central.count_punches() == 2
+    admin.rename(ann, "Ann Smith")
+    admin.remove_employee(ann)
+    for door in (door_a, door_b):
+        sync(door)
+        assert len(door.gallery("v1")) == 0 and door.employees() == []
+        assert door.names()[ann] == "Ann Smith"  # punches keep their name on the timesheet
+
+
+def test_a_door_may_read_and_punch_but_not_manage_staff(members, fleet):
+    admin, door = members("boss"), members("door_a")
+    ann = enrol(admin)
+    sync(door)
+    with pytest.raises(NotAllowed, match="admin server"):
+        enrol(door, "Mallory")
+    with pytest.raises(NotAllowed):
+        door.remove_employee(ann)
+    with psycopg.connect(fleet["door_a"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM attendance")
+    with psycopg.connect(fleet["boss"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE attendance SET direction = 'out'")  # no one rewrites punches
+
+
+def test_the_cooldown_holds_across_synced_doors(members):
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin)
+    sync(door_a), sync(door_b)
+    assert punch(door_a, ann, T0, cooldown_seconds=60, kiosk_id="door_a").direction == "in"
+    sync(door_a), sync(door_b)
+    assert punch(door_b, ann, T0 + dt.timedelta(seconds=30), cooldown_seconds=60, kiosk_id="door_b") is None
+    assert punch(door_b, ann, T0 + dt.timedelta(hours=4), cooldown_seconds=60, kiosk_id="door_b").direction == "out"
+
+
+def test_unsynced_doors_punching_one_visit_merge_alike_on_every_member(members):
+    from kiosk import attendance
+
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin)
+    sync(door_a), sync(door_b)
+    punch(door_b, ann, T0 + dt.timedelta(seconds=20), cooldown_seconds=60, kiosk_id="door_b")  # no sync in between
+    punch(door_a, ann, T0 + dt.timedelta(seconds=20), cooldown_seconds=60, kiosk_id="door_a")
+    for member in (door_a, door_b, admin, door_a, door_b):
+        sync(member)
+    sheets = []
+    for member in (door_a, door_b, admin):
+        [record] = attendance.timesheet(member.entries(T0.date(), T0.date()), T0.date(), T0.date(), dt.timezone.utc,
+                                        cooldown_seconds=60)
+        sheets.append([(c.entry.kiosk_id, c.direction) for c in record.punches])
+        assert len(member.attendance()) == 2  # both stay in the log
+    assert sheets == [[("door_a", "in")]] * 3  # same time: the door named first stands
+
+
+def test_a_standalone_kiosks_data_cannot_join_a_fleet(tmp_path, fleet):
+    enrol(Store(tmp_path / "kiosk.db"))
+    central = Central(fleet["door_a"])
+    try:
+        with pytest.raises(StoreError, match="standalone kiosk's staff.*empty folder"):
+            ReplicaStore(tmp_path / "kiosk.db", central)
+    finally:
+        central.close()
+
+
+def test_punches_are_kept_while_the_database_is_away(tmp_path, fleet):
+    central = Central(fleet["door_a"].replace(":", ":", 1).rsplit(":", 1)[0] + ":1/x", connect_timeout=1)  # nothing listens there
+    store = ReplicaStore(tmp_path / "kiosk.db", central)
+    replicator = Replicator(lambda: store, central, site="", model_version="v1")
+    with pytest.raises(Exception) as failure:
+        replicator.sync_once(store)
+    assert type(failure.value).__name__ == "Unreachable" and "password" not in str(failure.value)
+    store.db.execute("INSERT INTO employees (id, name, created) VALUES (1, 'Ann', '2026-01-01')")
+    assert punch(store, 1, T0, kiosk_id="door_a").direction == "in"
+    assert store.backlog() == 1
+    central.close()
+
+
+# A door without a camera: punches in a loop (printing each entry's id once it is committed) while its sync thread runs.
+DOOR = textwrap.dedent("""
+    import sys, threading, time, datetime as dt
+    from kiosk.central import Central
+    from kiosk.replica import Replicator, ReplicaStore
+    from tests.conftest import punch
+    url, db, offline, pause, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+    central = Central(url, connect_timeout=1)
+    replicator = Replicator(lambda: ReplicaStore(db, central), central, site="test", model_version="v1", interval=1, batch=10)
+    store = ReplicaStore(db, central, appended=replicator.wake.set)
+    while not store.employees():
+        try:
+            store.pull_gallery("v1")
+        except Exception:
+            time.sleep(0.2)
+    people = [e.id for e in store.employees()]
+    t0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
+    n = start
+    def one():
+        global n
+        n += 1
+        entry = punch(store, people[n % len(people)], t0 + dt.timedelta(seconds=n), kiosk_id="door_a")
+        print(entry.id, flush=True)
+    for _ in range(offline):
+        one()
+    print("syncing", flush=True)
+    threading.Thread(target=replicator.run, daemon=True).start()
+    while True:
+        one()
+        time.sleep(pause)
+""")
+
+
+def start_door(url, db, *, offline=0, pause=0.02, start=0):
+    return subprocess.Popen([sys.executable, "-c", DOOR, url, str(db), str(offline), str(pause), str(start)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def central_uuids(url):
+    with psycopg.connect(url) as conn:
+        return [str(r[0]) for r in conn.execute("SELECT uuid FROM attendance WHERE kiosk_id = 'door_a'")]
+
+
+def local_uuids(db, ids=None):
+    store = Store(db)
+    try:
+        rows = store.db.execute("SELECT id, uuid FROM attendance").fetchall()
+    finally:
+        store.close()
+    return {r[0]: r[1] for r in rows if ids is None or r[0] in ids}
+
+
+def read_acknowledged(proc, into: list, stop_at=None):
+    for line in proc.stdout:
+        if line.strip() == "syncing":
+            if stop_at == "syncing":
+                return
+            continue
+        into.append(int(line))
+
+
+@pytest.mark.slow
+def test_outage_of_a_minute_keeps_every_acknowledged_punch_exactly_once(server, fleet, members, tmp_path):
+    outage = float(os.environ.get("KIOSK_TEST_OUTAGE_SECONDS", 60))
+    admin = members("boss")
+    for i in range(3):
+        enrol(admin, f"P{i}", seed=i)
+    db = tmp_path / "door" / "kiosk.db"
+    proc = start_door(fleet["door_a"], db)
+    acknowledged: list[int] = []
+    reader = threading.Thread(target=read_acknowledged, args=(proc, acknowledged), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: len(central_uuids(fleet["owner"])) > 20, 30), "the door did not start sending"
+        server.stop()
+        during = len(acknowledged)
+        time.sleep(outage)
+        assert len(acknowledged) > during + outage * 10, "the door stopped punching while the database was away"
+        assert proc.poll() is None
+        server.start()
+        time.sleep(1)
+        proc.send_signal(signal.SIGSTOP)  # a fixed set of acknowledged punches to look for
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGCONT)
+        snapshot = set(acknowledged)
+        assert wait_for(lambda: set(local_uuids(db, snapshot).values()) <= set(central_uuids(fleet["owner"])), 60), \
+            "acknowledged punches missing after the database came back"
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+    uuids = central_uuids(fleet["owner"])
+    assert len(uuids) == len(set(uuids))
+    wanted = local_uuids(db, snapshot)
+    assert len(wanted) == len(snapshot) > outage * 10 and set(wanted.values()) <= set(uuids)
+    log = proc.stderr.read()
+    assert "cannot be reached" in log and "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_of_a_sync_fifty_times_loses_and_doubles_nothing(fleet, members, tmp_path):
+    admin = members("boss")
+    for i in range(3):
+        enrol(admin, f"P{i}", seed=i)
+    db = tmp_path / "door" / "kiosk.db"
+    rng = random.Random(0)
+    acknowledged: list[int] = []
+    for run in range(50):
+        proc = start_door(fleet["door_a"], db, offline=60, pause=0.005, start=run * 100_000)
+        read_acknowledged(proc, acknowledged, stop_at="syncing")
+        time.sleep(rng.uniform(0.0, 0.3))  # the sync thread is sending its backlog ten at a time
+        proc.send_signal(signal.SIGKILL)
+        rest = proc.stdout.read()
+        acknowledged += [int(x) for x in rest.split() if x.isdigit()]
+        proc.wait(timeout=20)
+        assert proc.returncode == -signal.SIGKILL
+    # Partly sent: some runs were killed between sending and emptying the outbox.
+    central = Central(fleet["door_a"])
+    store = ReplicaStore(db, central)
+    try:
+        assert store.backlog() > 0
+        sync(store)
+        assert store.backlog() == 0
+    finally:
+        store.close()
+        central.close()
+    local = local_uuids(db)
+    uuids = central_uuids(fleet["owner"])
+    assert len(uuids) == len(set(uuids)), "a punch reached the fleet database twice"
+    assert set(uuids) == set(local.values()), "the fleet database and the door disagree"
+    assert set(acknowledged) <= set(local), "an acknowledged punch is gone"
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """Just enough of a browser for the admin page: cookies, CSRF tokens, forms and file uploads."""
+
+    def __init__(self, port):
+        import http.cookiejar
+        import urllib.request
+
+        self.base = f"http://127.0.0.1:{port}"
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path):
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.read().decode()
+
+    def token(self, path):
+        import re
+
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.get(path)).group(1)
+
+    def post(self, path, fields, files=None, token_from=None):
+        import urllib.request
+        import uuid
+
+        fields = {"csrf_token": self.token(token_from or path), **fields}
+        boundary = uuid.uuid4().hex
+        body = b""
+        for key, value in fields.items():
+            body += f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, (filename, data) in (files or {}).items():
+            body += (f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
+                     f'Content-Type: image/jpeg\r\n\r\n').encode() + data + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.base + path, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with self.opener.open(request, timeout=60) as response:
+            return response.read().decode()
+
+
+def status_of(port):
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+def start_member(tmp_path, name, url, *, replay=None):
+    port = free_port()
+    data = tmp_path / name
+    camera = f"source = 'replay'\nreplay_path = '{replay}'\nloop = true\nfps = 15.0\n" if replay else "source = 'none'\n"
+    config = tmp_path / f"{name}.toml"
+    config.write_text(f"[kiosk]\nid = '{name}'\n[camera]\n{camera}[model]\nthreads = 1\n[web]\nport = {port}\n"
+                      f"[fleet]\ndatabase_url = '{url}'\nsite = 'Leeds'\nsync_seconds = 30.0\n")
+    env = dict(os.environ, KIOSK_DATA_DIR=str(data), NOTIFY_SOCKET="")
+    command = [sys.executable, "-m", "kiosk", "-c", str(config)] + (["run"] if replay else ["admin", "serve"])
+    if not replay:
+        subprocess.run([sys.executable, "-m", "kiosk", "admin", "set-password", "--password-stdin"], input="fleet admin 1\n",
+                       env=env, check=True, capture_output=True, text=True, timeout=120)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return proc, port
+
+
+@pytest.mark.slow
+def test_two_doors_and_the_admin_server_as_processes(lfw, fleet, tmp_path):
+    """Enrolled on the admin page: recognised at both doors within 2 s, each
+    punch once in the fleet database and on the admin's punch log; removed
+    on the admin page: gone from both doors' galleries."""
+    import cv2
+
+    from tests.conftest import lfw_image
+    from tests.walkup import on_canvas
+
+    frontal = cv2.imread(str(lfw_image("Colin_Powell", 2)))  # another photo than the enrolment one
+    replay = tmp_path / "walk-up"
+    replay.mkdir()
+    frames = [on_canvas(frontal, 180 + (i % 4) * 6, (320 + 2 * i, 250)) for i in range(12)]
+    frames[5] = cv2.GaussianBlur(frames[5], (0, 0), 4)  # a blurred frame among them
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(replay / f"{i:03d}.jpg"), frame)
+    procs = []
+    try:
+        admin, admin_port = start_member(tmp_path, "office", fleet["boss"])
+        procs.append(admin)
+        doors = {}
+        for name in ("door_a", "door_b"):
+            proc, port = start_member(tmp_path, name, fleet[name], replay=replay)
+            procs.append(proc)
+            doors[name] = port
+        for port in (admin_port, *doors.values()):
+            assert wait_for(lambda: status_of(port) is not None, 120), f"a member did not start: {[p.poll() for p in procs]}"
+        assert wait_for(lambda: all(status_of(p)["fleet"]["state"] == "connected" for p in (admin_port, *doors.values())), 30)
+        browser = Browser(admin_port)
+        browser.post("/admin/login", {"password": "fleet admin 1"})
+        page = browser.post("/admin/enroll", {"name": "Colin Powell"},
+                            files={"photo": ("colin.jpg", lfw_image("Colin_Powell", 1).read_bytes())}, token_from="/admin/")
+        enrolled = dt.datetime.now(dt.timezone.utc)
+        assert "Colin Powell enrolled" in page
+
+        def punches():
+            with psycopg.connect(fleet["owner"]) as conn:
+                return conn.execute("SELECT kiosk_id, at, direction, site FROM attendance ORDER BY at").fetchall()
+
+        assert wait_for(lambda: {p[0] for p in punches()} == {"door_a", "door_b"}, 30), \
+            f"punches: {punches()}; doors: {[status_of(p) for p in doors.values()]}"  # noqa: B023
+        for kiosk_id, at, direction, site in punches():
+            assert (at - enrolled).total_seconds() < 2.0, f"{kiosk_id} recognised after {(at - enrolled).total_seconds():.2f} s"
+            assert direction == "in" and site == "Leeds"
+        time.sleep(3)  # they stay in front of both doors: still one punch each
+        assert sorted(p[0] for p in punches()) == ["door_a", "door_b"]
+        log = browser.get("/admin/attendance")
+        assert wait_for(lambda: "door_b" in (log := browser.get("/admin/attendance")) and "door_a" in log, 10)
+        assert [status_of(p)["gallery_size"] for p in doors.values()] == [1, 1]
+        browser.post("/admin/employees/1/remove", {"confirm": "yes"}, token_from="/admin/employees/1")
+        removed = time.monotonic()
+        assert wait_for(lambda: all(status_of(p)["gallery_size"] == 0 for p in doors.values()), 10)
+        assert time.monotonic() - removed < 2.0
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    for proc in procs:
+        err = proc.stderr.read()
+        assert "Traceback" not in err, err[-2000:]
+        assert "password" not in err.lower() or "admin password" in err.lower()
+
+
+def kiosk_cli(tmp_path, *args, config=""):
+    path = tmp_path / "cli.toml"
+    path.write_text(config)
+    env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path / "data"))
+    return subprocess.run([sys.executable, "-m", "kiosk", "-c", str(path), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_will_meet(server, tmp_path):
+    server.sql("CREATE DATABASE clitest")
+    url = server.url(password="hunter2").rsplit("/", 1)[0] + "/clitest"
+    fleet = f"[fleet]\ndatabase_url = '{url}'\n"
+    early = kiosk_cli(tmp_path, "check-config", config=fleet)
+    assert early.returncode == 2 and "run 'kiosk fleet migrate" in early.stderr
+    first = kiosk_cli(tmp_path, "fleet", "migrate", config=fleet)
+    again = kiosk_cli(tmp_path, "fleet", "migrate", "--database-url", url)
+    assert first.returncode == again.returncode == 0, first.stderr
+    assert "schema 1 (applied 1)" in first.stdout and "schema 1 (already)" in again.stdout
+    ok = kiosk_cli(tmp_path, "check-config", config=fleet)
+    assert ok.returncode == 0 and "fleet database host=127.0.0.1" in ok.stdout and "reachable" in ok.stdout
+    away = kiosk_cli(tmp_path, "check-config", config=f"[fleet]\ndatabase_url = 'postgresql://x:hunter2@127.0.0.1:1/k'\n")
+    assert away.returncode == 0 and "not reachable now" in away.stdout  # run starts offline on its last gallery
+    for result in (early, first, again, ok, away):
+        assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_admin_serve_needs_a_fleet(tmp_path):
+    result = kiosk_cli(tmp_path, "admin", "serve")
+    assert result.returncode == 2 and "set [fleet] database_url" in result.stderr
