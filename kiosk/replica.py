@@ -264,7 +264,10 @@ class Replicator:
                     self.sync_once(store)
                     pause = 1.0
                     self.central.wait(self.interval, woken=self.wake)
-                except CentralError as exc:
+                except Exception as exc:  # a fault here must not end syncing for good: report it and retry
+                    if not isinstance(exc, CentralError):
+                        log.exception("fleet sync failed; retrying")
+                        exc = CentralError(f"sync failed: {type(exc).__name__}")
                     self._offline(store, exc)
                     self.wake.wait(pause)
                     pause = min(pause * 2, 15.0)

@@ -476,3 +476,33 @@ def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_wi
 def test_admin_serve_needs_a_fleet(tmp_path):
     result = kiosk_cli(tmp_path, "admin", "serve")
     assert result.returncode == 2 and "set [fleet] database_url" in result.stderr
+
+
+def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_the_sync(lfw, fleet, tmp_path, detector):
+    import io
+
+    from kiosk.cli import build_encoder
+    from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
+    from kiosk.loop import Status
+    from kiosk.recognition import Recognizer
+    from kiosk.web import Services, create_app, passwords
+    from tests.test_admin import PASSWORD, enroll, login, photo_bytes
+
+    passwords.set_password(tmp_path, PASSWORD)
+    central = Central(fleet["door_a"])
+    encoder = build_encoder(BUNDLED_MODEL)
+    state = {"state": "offline", "backlog": 7, "last_sync": None, "offline_since": "2026-11-23T08:00:00+00:00",
+             "problem": "the fleet database cannot be reached", "gallery_revision": 3}
+    services = Services(Status(), str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()),
+                        open_store=lambda: ReplicaStore(tmp_path / "kiosk.db", central), sync=lambda: state)
+    client = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)), services, {"TESTING": True}).test_client()
+    try:
+        assert login(client).status_code == 302
+        refused = enroll(client, "Colin Powell", photo_bytes("Colin_Powell"))
+        assert refused.status_code == 403 and "fleet&#39;s admin server" in refused.get_data(as_text=True)
+        assert ReplicaStore(tmp_path / "kiosk.db", central).employees() == []
+        page = client.get("/admin/status").get_data(as_text=True)
+        assert "Punches waiting to be sent</dt><dd>7" in page and "not reachable since" in page
+        assert client.get("/status").get_json()["fleet"]["backlog"] == 7
+    finally:
+        central.close()
