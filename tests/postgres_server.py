@@ -21,7 +21,7 @@ def server_binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -38,7 +38,7 @@ class PostgresServer:
             raise RuntimeError("PostgreSQL server binaries not found (Debian package 'postgresql')")
         self.root = Path(root or tempfile.mkdtemp(prefix="kiosk-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
         if os.geteuid() == 0:
             os.chmod(self.root, 0o755)

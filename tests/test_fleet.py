@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import punch
-from tests.postgres_server import PostgresServer, server_binaries, wait_for
+from tests.postgres_server import PostgresServer, free_port, server_binaries, wait_for
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is installed by scripts/install.sh")
 if server_binaries() is None:
@@ -308,14 +308,6 @@ def test_kill_9_in_the_middle_of_a_sync_fifty_times_loses_and_doubles_nothing(fl
     assert set(acknowledged) <= set(local), "an acknowledged punch is gone"
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Browser:
     """Just enough of a browser for the admin page: cookies, CSRF tokens, forms and file uploads."""
 
@@ -427,8 +419,11 @@ def test_two_doors_and_the_admin_server_as_processes(lfw, fleet, tmp_path):
             assert direction == "in" and site == "Leeds"
         time.sleep(3)  # they stay in front of both doors: still one punch each
         assert sorted(p[0] for p in punches()) == ["door_a", "door_b"]
-        log = browser.get("/admin/attendance")
-        assert wait_for(lambda: "door_b" in (log := browser.get("/admin/attendance")) and "door_a" in log, 10)
+        def on_the_admin_punch_log():
+            page = browser.get("/admin/attendance")
+            return "door_a" in page and "door_b" in page and "Colin Powell" in page
+
+        assert wait_for(on_the_admin_punch_log, 10)
         assert [status_of(p)["gallery_size"] for p in doors.values()] == [1, 1]
         browser.post("/admin/employees/1/remove", {"confirm": "yes"}, token_from="/admin/employees/1")
         removed = time.monotonic()
@@ -467,7 +462,7 @@ def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_wi
     assert "schema 1 (applied 1)" in first.stdout and "schema 1 (already)" in again.stdout
     ok = kiosk_cli(tmp_path, "check-config", config=fleet)
     assert ok.returncode == 0 and "fleet database host=127.0.0.1" in ok.stdout and "reachable" in ok.stdout
-    away = kiosk_cli(tmp_path, "check-config", config=f"[fleet]\ndatabase_url = 'postgresql://x:hunter2@127.0.0.1:1/k'\n")
+    away = kiosk_cli(tmp_path, "check-config", config="[fleet]\ndatabase_url = 'postgresql://x:hunter2@127.0.0.1:1/k'\n")
     assert away.returncode == 0 and "not reachable now" in away.stdout  # run starts offline on its last gallery
     for result in (early, first, again, ok, away):
         assert "hunter2" not in result.stdout + result.stderr
@@ -479,8 +474,6 @@ def test_admin_serve_needs_a_fleet(tmp_path):
 
 
 def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_the_sync(lfw, fleet, tmp_path, detector):
-    import io
-
     from kiosk.cli import build_encoder
     from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
     from kiosk.loop import Status
