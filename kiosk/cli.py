@@ -278,7 +278,8 @@ def cmd_run(args, config: Config) -> int:
     services = Services(status, str(_db_path(config)), encoder, recognizer,
                         capture=(lambda: loop.latest_frame) if config.camera.source != "none" else None,
                         open_store=(lambda: _open_store(config, central)) if central else None,
-                        sync=replicator.state.snapshot if replicator else None)
+                        sync=replicator.state.snapshot if replicator else None,
+                        staff_managed_here=not config.fleet.enabled or args.command == "admin")
     if replicator:
         threading.Thread(target=replicator.run, name="fleet-sync", daemon=True).start()
     tls = (str(config.web.tls_cert), str(config.web.tls_key)) if config.web.tls_cert else None

@@ -26,6 +26,7 @@ class Services:
     capture: Callable | None = None  # latest camera frame (BGR) or None
     open_store: Callable | None = None  # a new store for a request (a fleet member's replica); None: SQLite at store_path
     sync: Callable | None = None  # a fleet member's sync state (kiosk.replica.SyncState.snapshot); None: standalone
+    staff_managed_here: bool = True  # False at a fleet's doors: staff are managed on the fleet's admin server
 
 
 def create_app(config: Config, services: Services, test_config: dict | None = None) -> Flask:
@@ -58,7 +59,7 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     @app.context_processor
     def admin_state():
-        return {"admin_logged_in": auth.logged_in}
+        return {"admin_logged_in": auth.logged_in, "staff_managed_here": services.staff_managed_here}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
