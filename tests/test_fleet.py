@@ -435,6 +435,8 @@ def test_two_doors_and_the_admin_server_as_processes(lfw, fleet, tmp_path):
             return all(r[0] in page for r in rows) and "Colin Powell" in page
 
         assert wait_for(on_the_admin_punch_log, 10)
+        day = browser.get("/admin/timesheet?view=day")
+        assert f"IN {rows[0][1].astimezone().strftime('%H:%M')} <small>{rows[0][0]}</small>" in day  # the door that counted
         for name in doors:  # every door has every punch
             assert wait_for(lambda: len(local_uuids(tmp_path / name / "kiosk.db")) == len(rows), 10)  # noqa: B023
         assert [status_of(p)["gallery_size"] for p in doors.values()] == [1, 1]

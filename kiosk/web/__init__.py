@@ -59,7 +59,8 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     @app.context_processor
     def admin_state():
-        return {"admin_logged_in": auth.logged_in, "staff_managed_here": services.staff_managed_here}
+        return {"admin_logged_in": auth.logged_in, "staff_managed_here": services.staff_managed_here,
+                "fleet_member": services.sync is not None}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
