@@ -97,6 +97,10 @@ GRANT USAGE ON SEQUENCE audit_id_seq TO kiosk_admin;
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+# A cable pulled or a router rebooted leaves no error on an idle connection; keepalives notice within about 25 s.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+
+
 class CentralError(RuntimeError):
     """The fleet database refused or could not be reached; the message says what to do."""
 
@@ -182,9 +186,10 @@ class Central:
 
         self.url = url
         self._timeout = connect_timeout
-        self.pool = ConnectionPool(url, min_size=0, max_size=max_connections, open=False, name="fleet",
-                                   kwargs={"connect_timeout": max(1, round(connect_timeout)), "application_name": "face-kiosk"},
-                                   timeout=connect_timeout, reconnect_timeout=0)
+        self._connect = {"connect_timeout": max(1, round(connect_timeout)), "application_name": "face-kiosk", **KEEPALIVES}
+        # Connections are checked as they leave the pool: after a database restart, the first query gets a live one.
+        self.pool = ConnectionPool(url, min_size=0, max_size=max_connections, open=False, name="fleet", kwargs=self._connect,
+                                   timeout=connect_timeout, reconnect_timeout=0, check=ConnectionPool.check_connection)
         self.pool.open(wait=False)
         self._listener = None
         # The pool warns of every failed connection; the sync thread reports an outage once instead.
@@ -346,8 +351,7 @@ class Central:
         deadline = time.monotonic() + seconds
         try:
             if self._listener is None or self._listener.closed:
-                self._listener = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self._timeout)),
-                                                 application_name="face-kiosk listener")
+                self._listener = psycopg.connect(self.url, autocommit=True, **self._connect)
                 self._listener.execute(f"LISTEN {GALLERY_CHANNEL}")
                 self._listener.execute(f"LISTEN {PUNCH_CHANNEL}")
                 return True  # anything sent before we listened was missed: look now
