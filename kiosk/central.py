@@ -101,6 +101,11 @@ SCHEMA_VERSION = max(MIGRATIONS)
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
+# What a server says when it answers but will not let this member in (libpq gives no SQLSTATE for them).
+_REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
+             "no password supplied")
+
+
 class CentralError(RuntimeError):
     """The fleet database refused or could not be reached; the message says what to do."""
 
@@ -171,6 +176,11 @@ def _translate(exc: Exception) -> CentralError:
     if isinstance(exc, errors.UndefinedTable):
         return CentralError("the fleet database has no kiosk tables yet: run 'kiosk fleet migrate --config FILE' with the "
                             "database owner's URL")
+    text = str(exc).strip()
+    refusal = next((line.split("FATAL:", 1)[1].strip() for line in text.splitlines() if "FATAL:" in line), "")
+    if any(marker in refusal for marker in _REFUSALS):  # the server answered: a setting to fix, not an outage
+        return CentralError(f"the fleet database refused this kiosk ({refusal}); check the role, its password "
+                            "(/etc/face-kiosk/pgpass for the service) and the database name in fleet.database_url")
     if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
         return Unreachable(f"the fleet database cannot be reached ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})")
     return CentralError(f"the fleet database failed: {exc}")
@@ -203,6 +213,17 @@ class Central:
                 pass
         self.pool.close()
 
+    def _direct(self, work):
+        """``work(connection)`` on a connection of its own, so a refused login
+        says so (through the pool it would only time out)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, **self._connect) as conn:
+                return work(conn)
+        except psycopg.Error as exc:
+            raise _translate(exc) from None
+
     def _run(self, work):
         """``work(connection)`` in one transaction, with the errors translated."""
         import psycopg
@@ -220,9 +241,10 @@ class Central:
     # -- schema ------------------------------------------------------------------
     def schema_version(self) -> int:
         def read(conn):
-            exists = conn.execute("SELECT to_regclass('kiosk_schema') IS NOT NULL").fetchone()[0]
-            return conn.execute("SELECT max(version) FROM kiosk_schema").fetchone()[0] or 0 if exists else 0
-        return self._run(read)
+            if not conn.execute("SELECT to_regclass('kiosk_schema') IS NOT NULL").fetchone()[0]:
+                return 0  # never migrated
+            return conn.execute("SELECT coalesce(max(version), 0) FROM kiosk_schema").fetchone()[0]
+        return self._direct(read)
 
     def check_schema(self) -> None:
         version = self.schema_version()

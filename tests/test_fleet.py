@@ -570,3 +570,22 @@ def test_a_door_in_a_real_browser_offline_with_staff_managed_elsewhere(lfw, flee
         drv.quit()
         srv.shutdown()
         central.close()
+
+
+def test_a_refused_login_is_a_config_error_not_an_outage(server, fleet, tmp_path):
+    server.sql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'locked') THEN "
+               "CREATE ROLE locked LOGIN PASSWORD 'right one' IN ROLE kiosk_member; END IF; END $$")
+    hba = server.data / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("host all locked 127.0.0.1/32 scram-sha-256\n" + original)
+    server.sql("SELECT pg_reload_conf()")
+    try:
+        url = fleet["door_a"].replace("door_a@", "locked:wrong%20one@")
+        result = kiosk_cli(tmp_path, "check-config", config=f"[fleet]\ndatabase_url = '{url}'\n")
+        assert result.returncode == 2 and "password authentication failed" in result.stderr and "pgpass" in result.stderr
+        assert "wrong one" not in result.stderr and "wrong%20one" not in result.stderr
+        missing = kiosk_cli(tmp_path, "check-config", config=f"[fleet]\ndatabase_url = '{server.url()}_nowhere'\n")
+        assert missing.returncode == 2 and 'database "kiosk_nowhere" does not exist' in missing.stderr
+    finally:
+        hba.write_text(original)
+        server.sql("SELECT pg_reload_conf()")
