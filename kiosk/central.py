@@ -20,10 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 GALLERY_CHANNEL, PUNCH_CHANNEL = "kiosk_gallery", "kiosk_punches"
 # Advisory locks that serialise the writers of each numbered stream, so a
@@ -182,7 +179,7 @@ def _translate(exc: Exception) -> CentralError:
         return CentralError(f"the fleet database refused this kiosk ({refusal}); check the role, its password "
                             "(/etc/face-kiosk/pgpass for the service) and the database name in fleet.database_url")
     if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
-        return Unreachable(f"the fleet database cannot be reached ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})")
+        return Unreachable(f"the fleet database cannot be reached ({text.splitlines()[0] if text else type(exc).__name__})")
     return CentralError(f"the fleet database failed: {exc}")
 
 
@@ -333,14 +330,13 @@ class Central:
         self._run(write)
 
     # -- punches -------------------------------------------------------------------
-    def push(self, punches: list[Punch]) -> int:
-        """Store punches (each once, whatever is sent twice); returns how many were new."""
+    def push(self, punches: list[Punch]) -> None:
+        """Store punches (each once, whatever is sent twice)."""
         if not punches:
-            return 0
+            return
 
         def write(conn):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PUNCH_LOCK,))
-            before = conn.execute("SELECT count(*) FROM attendance WHERE uuid = ANY(%s)", ([p.uuid for p in punches],)).fetchone()[0]
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO attendance (uuid, employee_id, at, day, direction, distance, kiosk_id, site, model_version, "
@@ -349,8 +345,7 @@ class Central:
                     [(p.uuid, p.employee_id, p.at, p.day, p.direction, p.distance, p.kiosk_id, p.site, p.model_version, p.kind,
                       p.author, p.note, p.target_uuid) for p in punches])
             conn.execute(f"NOTIFY {PUNCH_CHANNEL}")
-            return len(punches) - before
-        return self._run(write)
+        self._run(write)
 
     def punches_after(self, seq: int, limit: int = 2000) -> list[Punch]:
         def read(conn):
@@ -387,10 +382,6 @@ class Central:
             if self._listener is not None:
                 self._listener.close()
             raise _translate(exc) from None
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 def _bytes(value) -> bytes | None:

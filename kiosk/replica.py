@@ -116,6 +116,11 @@ class ReplicaStore(Store):
             raise UnknownEmployee(employee_id) from None
 
     # -- pulling -----------------------------------------------------------------------------------------
+    def remember_model_version(self, model_version: str) -> None:
+        """The model whose embeddings this member pulls (for pulls that do not name it)."""
+        if self._meta("fleet_model_version") != model_version:
+            self._set_meta("fleet_model_version", model_version)
+
     def gallery_revision(self) -> int:
         return int(self._meta("fleet_gallery_revision", 0))
 
@@ -245,7 +250,7 @@ class Replicator:
         while batch := store.outbox_batch(self.site, self.batch):
             self.central.push(batch)
             store.outbox_done([p.uuid for p in batch])
-        store._set_meta("fleet_model_version", self.model_version)
+        store.remember_model_version(self.model_version)
         store.pull_gallery(self.model_version)
         while punches := self.central.punches_after(store.punch_position()):
             store.apply_punches(punches)

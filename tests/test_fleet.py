@@ -339,9 +339,9 @@ class Browser:
             return response.read().decode()
 
     def token(self, path):
-        import re
+        from tests.test_admin import token_of
 
-        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.get(path)).group(1)
+        return token_of(self.get(path))
 
     def post(self, path, fields, files=None, token_from=None):
         import urllib.request
@@ -504,21 +504,37 @@ def test_admin_serve_needs_a_fleet(tmp_path):
     assert result.returncode == 2 and "set [fleet] database_url" in result.stderr
 
 
-def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_the_sync(lfw, fleet, tmp_path, detector):
+@pytest.fixture(scope="module")
+def encoder(detector):
     from kiosk.cli import build_encoder
-    from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
+    from kiosk.config import BUNDLED_MODEL
+
+    return build_encoder(BUNDLED_MODEL)
+
+
+def door_services(tmp_path, central, encoder, backlog, **kw):
+    """A door's web services with a made-up offline sync state, its replica on ``central``, and an admin password."""
+    from kiosk.config import RecognitionSettings
     from kiosk.loop import Status
     from kiosk.recognition import Recognizer
-    from kiosk.web import Services, create_app, passwords
-    from tests.test_admin import PASSWORD, enroll, login, photo_bytes
+    from kiosk.web import Services, passwords
+    from tests.test_admin import PASSWORD
 
     passwords.set_password(tmp_path, PASSWORD)
-    central = Central(fleet["door_a"])
-    encoder = build_encoder(BUNDLED_MODEL)
-    state = {"state": "offline", "backlog": 7, "last_sync": None, "offline_since": "2026-11-23T08:00:00+00:00",
+    state = {"state": "offline", "backlog": backlog, "last_sync": None, "offline_since": "2026-11-23T08:00:00+00:00",
              "problem": "the fleet database cannot be reached", "gallery_revision": 3}
-    services = Services(Status(), str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()),
-                        open_store=lambda: ReplicaStore(tmp_path / "kiosk.db", central), sync=lambda: state)
+    return Services(Status(model_version=encoder.embedder.contract.version, camera="ok"), str(tmp_path / "kiosk.db"), encoder,
+                    Recognizer(encoder, RecognitionSettings()), open_store=lambda: ReplicaStore(tmp_path / "kiosk.db", central),
+                    sync=lambda: state, **kw)
+
+
+def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_the_sync(lfw, fleet, tmp_path, encoder):
+    from kiosk.config import Config, KioskSettings
+    from kiosk.web import create_app
+    from tests.test_admin import enroll, login, photo_bytes
+
+    central = Central(fleet["door_a"])
+    services = door_services(tmp_path, central, encoder, backlog=7)
     client = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)), services, {"TESTING": True}).test_client()
     try:
         assert login(client).status_code == 302
@@ -532,25 +548,16 @@ def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_th
         central.close()
 
 
-def test_a_door_in_a_real_browser_offline_with_staff_managed_elsewhere(lfw, fleet, tmp_path, detector):
+def test_a_door_in_a_real_browser_offline_with_staff_managed_elsewhere(lfw, fleet, tmp_path, encoder):
     from selenium.webdriver.common.by import By
 
-    from kiosk.cli import build_encoder
-    from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
-    from kiosk.loop import Status
-    from kiosk.recognition import Recognizer
-    from kiosk.web import Services, create_app, passwords
+    from kiosk.config import Config, KioskSettings
+    from kiosk.web import create_app
     from tests.test_browser import PASSWORD, chrome, serve, shot
     from tests.test_browser import wait_for as wait_for_text
 
-    passwords.set_password(tmp_path, PASSWORD)
     central = Central(fleet["door_a"])
-    encoder = build_encoder(BUNDLED_MODEL)
-    state = {"state": "offline", "backlog": 12, "last_sync": None, "offline_since": "2026-11-23T08:00:00+00:00",
-             "problem": "the fleet database cannot be reached", "gallery_revision": 41}
-    services = Services(Status(model_version=encoder.embedder.contract.version, camera="ok"), str(tmp_path / "kiosk.db"), encoder,
-                        Recognizer(encoder, RecognitionSettings()), open_store=lambda: ReplicaStore(tmp_path / "kiosk.db", central),
-                        sync=lambda: state, staff_managed_here=False)
+    services = door_services(tmp_path, central, encoder, backlog=12, staff_managed_here=False)
     config = Config(kiosk=KioskSettings(data_dir=tmp_path))
     srv = serve(create_app(config, services))
     drv = chrome(tmp_path, 1280, 800)
