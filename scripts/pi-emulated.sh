@@ -49,6 +49,17 @@ say() { echo "pi-emulated: $*"; }
 [ "$(id -u)" = 0 ] || skip "needs root (debootstrap, chroot, binfmt_misc registration): sudo $0"
 [ -f "$LFW/peopleDevTest.txt" ] || skip "no LFW photos at $LFW (set LFW=...)"
 [ -x .venv/bin/kiosk ] || skip "no .venv here: run scripts/install.sh dev first (the x86 side of the comparison)"
+
+# One run at a time per cache: two test suites at once would otherwise delete or rebuild each
+# other's root mid-install, race on apt and on the binfmt_misc registration. The lock is held
+# until this script and everything it started have exited (they inherit the descriptor).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+  say "another run holds $CACHE/.lock; waiting for it to finish"
+  flock 9
+  say "lock taken after waiting"
+fi
 if ! command -v debootstrap >/dev/null || [ ! -x /usr/bin/qemu-aarch64-static ]; then
   say "installing qemu-user-static and debootstrap"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static debootstrap; } >/dev/null \
