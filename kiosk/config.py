@@ -1,24 +1,28 @@
 """The kiosk's one typed configuration object, loaded from TOML.
 
 Every key has a default that works on a fresh machine. Each setting carries
-its own rules (bounds, choices, a pattern), as Frigate's config models do
-with ``Field(ge=...)``; unknown keys and bad values are errors naming the file,
-the key and what is allowed. ``kiosk check-config`` runs exactly these checks
-plus what ``run`` does at start-up (it loads the model, resolves the host).
+its own rules on its pydantic field (``Field(ge=...)``, ``Literal`` choices, a
+pattern), as Frigate's config models do; rules that tie settings together are
+validators on their section. Unknown keys and bad values are errors naming the
+file, the key and what is allowed; :func:`config_from_dict` is the one place
+that words them. ``kiosk check-config`` runs exactly these checks plus what
+``run`` does at start-up (it loads the model, resolves the host).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+import difflib
 import os
-import re
 import tomllib
-import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 MODELS_DIR = Path(__file__).parent / "models"
 # The models that ship with the kiosk: dlib's ResNet (accurate; the default)
@@ -29,18 +33,6 @@ BUNDLED_MODEL = BUNDLED_MODELS["default"]
 
 class ConfigError(ValueError):
     """Names the file and the key at fault."""
-
-
-def setting(default=None, *, default_factory=None, ge=None, gt=None, le=None, lt=None, choices=None, pattern=None,
-            non_empty=False, secret=False):
-    """A dataclass field with its own validation rules (checked by :func:`config_from_dict`);
-    a ``secret`` one's value never appears in an error."""
-    rules = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, pattern=pattern, non_empty=non_empty,
-                                   secret=secret).items()
-             if v is not None and v is not False}
-    if default_factory is not None:
-        return field(default_factory=default_factory, metadata=rules)
-    return field(default=default, metadata=rules)
 
 
 def default_data_dir() -> Path:
@@ -61,77 +53,163 @@ def local_zone() -> dt.tzinfo:
 
 
 @dataclass(frozen=True)
-class KioskSettings:
-    id: str = setting("kiosk-1", non_empty=True, pattern=r"[A-Za-z0-9._-]{1,40}")  # recorded with every punch
-    data_dir: Path = setting(default_factory=default_data_dir)
+class Hint:
+    """How errors describe a setting: ``form`` says in words what its pattern
+    allows; a ``secret`` value (it may hold a password) is never repeated."""
+
+    form: str = ""
+    secret: bool = False
 
 
-@dataclass(frozen=True)
-class CameraSettings:
-    source: str = setting("auto", choices=("auto", "picamera", "usb", "replay", "none"))
-    device: int = setting(0, ge=0, le=63)  # V4L2 index for usb
+def _rule(text: str) -> PydanticCustomError:
+    """A broken rule whose message is complete: it names its keys itself."""
+    return PydanticCustomError("config_rule", "{text}", {"text": text})
+
+
+def _not_blank(value):
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("blank", "must not be empty")
+    return value
+
+
+def _path(value):
+    # TOML has no path type, so a path is a string; "~" means the user's home, as in a shell.
+    if isinstance(value, str) and value:
+        value = Path(value)
+    if not isinstance(value, Path):
+        raise PydanticCustomError("path_type", "expected a path")
+    return value.expanduser()
+
+
+# The validators come last in each Annotated so that they run first: an empty
+# id is "empty", not "not in the expected form"; a string becomes a Path before
+# the strict Path check.
+PathSetting = Annotated[Path, BeforeValidator(_path)]
+NonBlank = Annotated[str, BeforeValidator(_not_blank)]
+Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"), Hint("a time such as 04:00")]
+TimeOrEmpty = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$"), Hint("a time such as 08:30, or empty")]
+KioskId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,40}$"), Hint("letters, digits, '.', '_' or '-', at most 40"),
+                    BeforeValidator(_not_blank)]
+OneLine = Annotated[str, Field(pattern=r"^[^\x00-\x1f]{0,80}$"), Hint("at most 80 characters on one line")]
+DatabaseUrl = Annotated[str, Field(pattern=r"^(postgres(ql)?://\S+)?$", repr=False),
+                        Hint("a URL such as postgresql://door_a@db.example/kiosk?sslmode=verify-full, or empty", secret=True)]
+
+
+class Settings(BaseModel):
+    """A table of the config file. Values are checked strictly, as TOML gives
+    them (1.0 is not a whole number, "yes" is not true, NaN is not a number),
+    unknown keys are errors and nothing changes after loading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class KioskSettings(Settings):
+    """Which kiosk this is and where it keeps its data."""
+
+    id: KioskId = "kiosk-1"  # recorded with every punch
+    data_dir: PathSetting = Field(default_factory=default_data_dir)
+
+
+class CameraSettings(Settings):
+    """Where the pictures come from."""
+
+    source: Literal["auto", "picamera", "usb", "replay", "none"] = "auto"
+    device: int = Field(0, ge=0, le=63)  # V4L2 index for usb
     replay_path: str = ""  # folder of images or a video file for replay
     loop: bool = False  # replay again from the start when it ends
-    width: int = setting(640, ge=160, le=4096)
-    height: int = setting(480, ge=120, le=4096)
-    fps: float = setting(15.0, gt=0, le=120)
-    unhealthy_after_seconds: float = setting(60.0, gt=0)  # /healthz turns 503 when the camera is down this long
+    width: int = Field(640, ge=160, le=4096)
+    height: int = Field(480, ge=120, le=4096)
+    fps: float = Field(15.0, gt=0, le=120)
+    unhealthy_after_seconds: float = Field(60.0, gt=0)  # /healthz turns 503 when the camera is down this long
+
+    @model_validator(mode="after")
+    def _replay_has_a_path(self) -> CameraSettings:
+        if self.source == "replay" and not self.replay_path:
+            raise _rule('camera.source is "replay" but camera.replay_path is empty; give a folder of images or a video file')
+        return self
 
 
-@dataclass(frozen=True)
-class ModelSettings:
+class ModelSettings(Settings):
     """Which embedding model runs, and how."""
 
-    bundled: str = setting("default", choices=tuple(BUNDLED_MODELS))  # unless path is set
-    path: Path | None = None  # a model of your own (its .json sidecar beside it)
-    detector: str = setting("full", choices=("full", "short"))  # BlazeFace: full range reaches about 2.5 m
-    threads: int = setting(2, ge=1, le=16)
+    bundled: Literal["default", "fast"] = "default"  # the keys of BUNDLED_MODELS; used unless path is set
+    path: PathSetting | None = None  # a model of your own (its .json sidecar beside it)
+    detector: Literal["full", "short"] = "full"  # BlazeFace: full range reaches about 2.5 m
+    threads: int = Field(2, ge=1, le=16)
     edgetpu: bool = False
-    threshold: float | None = setting(None, gt=0, lt=2)  # None: chosen for the gallery size from the sidecar
+    threshold: float | None = Field(None, gt=0, lt=2)  # None: chosen for the gallery size from the sidecar
 
     @property
     def file(self) -> Path:
         return self.path if self.path is not None else BUNDLED_MODELS[self.bundled]
 
 
-@dataclass(frozen=True)
-class RecognitionSettings:
-    frames_needed: int = setting(3, ge=1, le=30)  # k agreeing good frames ...
-    frames_window: int = setting(5, ge=1, le=60)  # ... out of the last n
-    visit_gap_seconds: float = setting(1.5, gt=0, le=60)  # no face this long ends a visit
-    margin_fraction: float = setting(0.1, ge=0, lt=1)  # the runner-up must be this fraction of the threshold further away
-    stranger_accept_rate: float = setting(0.01, gt=0, lt=1)  # chance a stranger's face passes as someone
-    fair_rate_factor: float = setting(0.3, gt=0, le=1)  # a fair-quality face is held to this fraction of that chance
+class RecognitionSettings(Settings):
+    """When a run of frames names a person, or nobody."""
+
+    frames_needed: int = Field(3, ge=1, le=30)  # k agreeing good frames ...
+    frames_window: int = Field(5, ge=1, le=60)  # ... out of the last n
+    visit_gap_seconds: float = Field(1.5, gt=0, le=60)  # no face this long ends a visit
+    margin_fraction: float = Field(0.1, ge=0, lt=1)  # the runner-up must be this fraction of the threshold further away
+    stranger_accept_rate: float = Field(0.01, gt=0, lt=1)  # chance a stranger's face passes as someone
+    fair_rate_factor: float = Field(0.3, gt=0, le=1)  # a fair-quality face is held to this fraction of that chance
+
+    @model_validator(mode="after")
+    def _window_holds_the_votes(self) -> RecognitionSettings:
+        if self.frames_needed > self.frames_window:
+            raise _rule(f"recognition.frames_needed ({self.frames_needed}) exceeds frames_window ({self.frames_window})")
+        return self
 
 
-@dataclass(frozen=True)
-class QualitySettings:
+class QualitySettings(Settings):
     """The gate's limits (see kiosk.quality). The minimum eye distance in the
     frame is ``min_face_scale`` (``fair_min_face_scale`` for a fair face)
     times the eye distance in the model's own crop; ``min_eye_distance`` fixes
     it in frame pixels instead."""
 
-    min_eye_distance: float | None = setting(None, gt=0)
-    min_face_scale: float = setting(0.5, gt=0, le=4)
-    fair_min_face_scale: float = setting(0.25, gt=0, le=4)
-    min_sharpness: float = setting(60.0, ge=0)  # variance of the Laplacian on the aligned crop
-    fair_min_sharpness: float = setting(15.0, ge=0)
-    min_brightness: float = setting(50.0, ge=0, le=255)  # mean grey level of the aligned crop
-    max_brightness: float = setting(210.0, ge=0, le=255)
-    max_yaw: float = setting(0.35, gt=0, le=2)  # nose offset from the eye midpoint, in eye distances
-    fair_max_yaw: float = setting(0.6, gt=0, le=2)
-    max_roll_degrees: float = setting(30.0, gt=0, le=90)
-    min_second_face_ratio: float = setting(0.5, gt=0, le=1)  # a second face this large (relative) is someone else ...
-    dominant_face_ratio: float = setting(0.8, gt=0, le=1)  # ... unless the face in the middle is at least this large ...
-    central_fraction: float = setting(0.2, gt=0, le=1)  # ... and this close to the middle (fraction of the picture)
+    min_eye_distance: float | None = Field(None, gt=0)
+    min_face_scale: float = Field(0.5, gt=0, le=4)
+    fair_min_face_scale: float = Field(0.25, gt=0, le=4)
+    min_sharpness: float = Field(60.0, ge=0)  # variance of the Laplacian on the aligned crop
+    fair_min_sharpness: float = Field(15.0, ge=0)
+    min_brightness: float = Field(50.0, ge=0, le=255)  # mean grey level of the aligned crop
+    max_brightness: float = Field(210.0, ge=0, le=255)
+    max_yaw: float = Field(0.35, gt=0, le=2)  # nose offset from the eye midpoint, in eye distances
+    fair_max_yaw: float = Field(0.6, gt=0, le=2)
+    max_roll_degrees: float = Field(30.0, gt=0, le=90)
+    min_second_face_ratio: float = Field(0.5, gt=0, le=1)  # a second face this large (relative) is someone else ...
+    dominant_face_ratio: float = Field(0.8, gt=0, le=1)  # ... unless the face in the middle is at least this large ...
+    central_fraction: float = Field(0.2, gt=0, le=1)  # ... and this close to the middle (fraction of the picture)
+
+    @model_validator(mode="after")
+    def _fair_is_more_lenient(self) -> QualitySettings:
+        if self.min_brightness >= self.max_brightness:
+            raise _rule(f"quality.min_brightness ({self.min_brightness}) must be below max_brightness ({self.max_brightness})")
+        for strict, fair in (("max_yaw", "fair_max_yaw"), ("min_sharpness", "fair_min_sharpness"),
+                             ("min_face_scale", "fair_min_face_scale")):
+            a, b = getattr(self, strict), getattr(self, fair)
+            if (b < a) if strict.startswith("max") else (b > a):
+                raise _rule(f"quality.{fair} ({b}) must be more lenient than quality.{strict} ({a})")
+        return self
 
 
-@dataclass(frozen=True)
-class AttendanceSettings:
-    cooldown_seconds: float = setting(60.0, ge=0)  # a second visit this soon after a punch records nothing
-    day_start: str = setting("04:00", pattern=r"([01]\d|2[0-3]):[0-5]\d")  # punches before this count for the day before
+class AttendanceSettings(Settings):
+    """How punches become work days."""
+
+    cooldown_seconds: float = Field(60.0, ge=0)  # a second visit this soon after a punch records nothing
+    day_start: Time = "04:00"  # punches before this count for the day before
     timezone: str = ""  # e.g. "Europe/Berlin"; empty: the machine's
-    expected_start: str = setting("", pattern=r"(([01]\d|2[0-3]):[0-5]\d)?")  # default start time for "late" (empty: none)
+    expected_start: TimeOrEmpty = ""  # default start time for "late" (empty: none)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            if name:
+                ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _rule(f'attendance.timezone: unknown time zone {name!r} (use a name such as "Europe/Berlin")') from None
+        return name
 
     @property
     def day_start_time(self) -> dt.time:
@@ -145,154 +223,120 @@ class AttendanceSettings:
         return ZoneInfo(self.timezone) if self.timezone else local_zone()
 
 
-@dataclass(frozen=True)
-class DisplaySettings:
-    welcome_seconds: float = setting(5.0, gt=0, le=60)  # how long "Welcome, NAME - IN at 08:59" stays up
-    time_format: str = setting("24h", choices=("24h", "12h"))
+class DisplaySettings(Settings):
+    """What the kiosk screen shows."""
+
+    welcome_seconds: float = Field(5.0, gt=0, le=60)  # how long "Welcome, NAME - IN at 08:59" stays up
+    time_format: Literal["24h", "12h"] = "24h"
     preview: bool = True  # the live camera picture on the kiosk screen (kiosk display and admins only)
-    preview_fps: float = setting(10.0, gt=0, le=30)
+    preview_fps: float = Field(10.0, gt=0, le=30)
 
 
-@dataclass(frozen=True)
-class WebSettings:
-    host: str = setting("127.0.0.1", non_empty=True)
-    port: int = setting(8080, ge=1, le=65535)
-    session_minutes: int = setting(30, ge=1, le=24 * 60)
-    tls_cert: Path | None = None  # with tls_key: serve HTTPS (cookies then marked Secure)
-    tls_key: Path | None = None
-    max_event_streams: int = setting(16, ge=1, le=1000)  # open /events and preview connections
+class WebSettings(Settings):
+    """The web server for the kiosk screen and the admin pages."""
+
+    host: NonBlank = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    session_minutes: int = Field(30, ge=1, le=24 * 60)
+    tls_cert: PathSetting | None = None  # with tls_key: serve HTTPS (cookies then marked Secure)
+    tls_key: PathSetting | None = None
+    max_event_streams: int = Field(16, ge=1, le=1000)  # open /events and preview connections
+
+    @model_validator(mode="after")
+    def _tls_files_go_together(self) -> WebSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise _rule("web.tls_cert and web.tls_key go together; set both or neither")
+        return self
 
 
-@dataclass(frozen=True)
-class FleetSettings:
+class FleetSettings(Settings):
     """Membership of a fleet of kiosks that share one PostgreSQL database
     (see the README's "Several kiosks"); empty ``database_url``: standalone."""
 
     # postgresql://USER@HOST/DB?sslmode=verify-full; keep the password in ~/.pgpass or PGPASSWORD, not here
-    database_url: str = setting("", pattern=r"(postgres(ql)?://\S+)?", secret=True)
-    site: str = setting("", pattern=r"[^\x00-\x1f]{0,80}")  # recorded with every punch sent up, e.g. "Back door, Leeds"
-    sync_seconds: float = setting(30.0, gt=0, le=3600)  # look for changes at least this often (notices come sooner)
-    connect_timeout_seconds: float = setting(5.0, gt=0, le=120)
+    database_url: DatabaseUrl = ""
+    site: OneLine = ""  # recorded with every punch sent up, e.g. "Back door, Leeds"
+    sync_seconds: float = Field(30.0, gt=0, le=3600)  # look for changes at least this often (notices come sooner)
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=120)
 
     @property
     def enabled(self) -> bool:
         return bool(self.database_url)
 
 
-@dataclass(frozen=True)
-class Config:
-    kiosk: KioskSettings = field(default_factory=KioskSettings)
-    camera: CameraSettings = field(default_factory=CameraSettings)
-    model: ModelSettings = field(default_factory=ModelSettings)
-    recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
-    quality: QualitySettings = field(default_factory=QualitySettings)
-    attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
-    display: DisplaySettings = field(default_factory=DisplaySettings)
-    web: WebSettings = field(default_factory=WebSettings)
-    fleet: FleetSettings = field(default_factory=FleetSettings)
+class Config(Settings):
+    """The whole configuration: one table per section, each optional in the file."""
 
-
-def _coerce(value, annotation, where: str):
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _coerce(value, options[0], where)
-    if annotation is Path:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}: expected a path, got {value!r}")
-        return Path(value).expanduser()
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
-        return float(value)
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported setting type {annotation!r}")
-
-
-def _check_rules(value, rules: dict, where: str) -> None:
-    if value is None:
-        return
-    if rules.get("non_empty") and not str(value).strip():
-        raise ConfigError(f"{where}: must not be empty")
-    if "choices" in rules and value not in rules["choices"]:
-        raise ConfigError(f"{where}: must be one of {', '.join(rules['choices'])}, got {value!r}")
-    if "pattern" in rules and not re.fullmatch(rules["pattern"], str(value)):
-        shown = "the value" if rules.get("secret") else repr(value)
-        raise ConfigError(f"{where}: {shown} is not in the expected form ({_PATTERN_HELP.get(rules['pattern'], rules['pattern'])})")
-    for rule, test, words in (("ge", lambda v, b: v >= b, "at least"), ("gt", lambda v, b: v > b, "greater than"),
-                              ("le", lambda v, b: v <= b, "at most"), ("lt", lambda v, b: v < b, "less than")):
-        if rule in rules and not test(value, rules[rule]):
-            raise ConfigError(f"{where}: must be {words} {rules[rule]}, got {value!r}")
-
-
-_PATTERN_HELP = {
-    r"([01]\d|2[0-3]):[0-5]\d": "a time such as 04:00",
-    r"(([01]\d|2[0-3]):[0-5]\d)?": "a time such as 08:30, or empty",
-    r"[A-Za-z0-9._-]{1,40}": "letters, digits, '.', '_' or '-', at most 40",
-    r"(postgres(ql)?://\S+)?": "a URL such as postgresql://door_a@db.example/kiosk?sslmode=verify-full, or empty",
-    r"[^\x00-\x1f]{0,80}": "at most 80 characters on one line",
-}
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    camera: CameraSettings = Field(default_factory=CameraSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    attendance: AttendanceSettings = Field(default_factory=AttendanceSettings)
+    display: DisplaySettings = Field(default_factory=DisplaySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
 
 def config_from_dict(data: dict, source: str = "<config>") -> Config:
-    sections = {}
-    hints = typing.get_type_hints(Config)
-    for section_name, section in data.items():
-        if section_name not in hints:
-            raise ConfigError(f"{source}: unknown section [{section_name}] (known: {', '.join(hints)})")
-        if not isinstance(section, dict):
-            raise ConfigError(f"{source}: [{section_name}] must be a table")
-        cls = hints[section_name]
-        field_types = typing.get_type_hints(cls)
-        rules = {f.name: dict(f.metadata) for f in fields(cls)}
-        values = {}
-        for key, value in section.items():
-            where = f"{source}: {section_name}.{key}"
-            if key not in field_types:
-                raise ConfigError(f"{where}: unknown key (known: {', '.join(field_types)})")
-            value = _coerce(value, field_types[key], where)
-            _check_rules(value, rules[key], where)
-            values[key] = value
-        sections[section_name] = cls(**values)
-    config = Config(**sections)
-    _check_together(config, source)
-    return config
+    """The settings in ``data`` (a parsed TOML file named ``source``), validated."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        # from None: pydantic's own report repeats every value, secrets included.
+        raise ConfigError("\n".join(f"{source}: {_describe(error)}" for error in exc.errors())) from None
 
 
-def _check_together(config: Config, source: str) -> None:
-    """Rules that tie settings to each other."""
-    rec, quality, camera, web = config.recognition, config.quality, config.camera, config.web
-    if rec.frames_needed > rec.frames_window:
-        raise ConfigError(f"{source}: recognition.frames_needed ({rec.frames_needed}) exceeds frames_window ({rec.frames_window})")
-    if quality.min_brightness >= quality.max_brightness:
-        raise ConfigError(f"{source}: quality.min_brightness ({quality.min_brightness}) must be below max_brightness ({quality.max_brightness})")
-    for strict, fair in (("max_yaw", "fair_max_yaw"), ("min_sharpness", "fair_min_sharpness"), ("min_face_scale", "fair_min_face_scale")):
-        a, b = getattr(quality, strict), getattr(quality, fair)
-        if (b < a) if strict.startswith("max") else (b > a):
-            raise ConfigError(f"{source}: quality.{fair} ({b}) must be more lenient than quality.{strict} ({a})")
-    if camera.source == "replay" and not camera.replay_path:
-        raise ConfigError(f"{source}: camera.source is \"replay\" but camera.replay_path is empty; give a folder of images or a video file")
-    if (web.tls_cert is None) != (web.tls_key is None):
-        raise ConfigError(f"{source}: web.tls_cert and web.tls_key go together; set both or neither")
-    if config.attendance.timezone:
-        try:
-            ZoneInfo(config.attendance.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{source}: attendance.timezone: unknown time zone {config.attendance.timezone!r} "
-                              "(use a name such as \"Europe/Berlin\")") from None
+_WORDS = {
+    "int_type": "expected a whole number", "int_from_float": "expected a whole number",
+    "float_type": "expected a number", "finite_number": "expected a finite number",
+    "bool_type": "expected true or false", "string_type": "expected a string",
+}
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than"),
+           "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One pydantic error as a sentence naming the key, what is allowed and, unless secret, what was given."""
+    loc, kind = error["loc"], error["type"]
+    where = ".".join(map(str, loc))
+    if kind == "config_rule":
+        return error["ctx"]["text"]
+    if kind == "extra_forbidden":
+        known = list(_section(loc[:-1]).model_fields)
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        suggestion = f"; did you mean {close[0]!r}?" if close else ""
+        what = f"unknown section [{where}]" if len(loc) == 1 else f"{where}: unknown key"
+        return f"{what} (known: {', '.join(known)}){suggestion}"
+    if kind == "model_type":
+        return f"[{where}] must be a table"
+    field = _section(loc[:-1]).model_fields[loc[-1]]
+    hint = next((m for m in field.metadata if isinstance(m, Hint)), Hint())
+    got = "" if hint.secret else f", got {error['input']!r}"
+    if kind in _WORDS:
+        return f"{where}: {_WORDS[kind]}{got}"
+    if kind in _BOUNDS:
+        name, words = _BOUNDS[kind]
+        return f"{where}: must be {words} {_number(error['ctx'][name])}{got}"
+    if kind == "literal_error":
+        return f"{where}: must be one of {', '.join(typing.get_args(field.annotation))}{got}"
+    if kind == "string_pattern_mismatch":
+        shown = "the value" if hint.secret else repr(error["input"])
+        return f"{where}: {shown} is not in the expected form ({hint.form})"
+    return f"{where}: {error['msg']}{got}"
+
+
+def _section(loc: tuple) -> type[Settings]:
+    """The model that holds the key at ``loc`` (Config itself for a section name)."""
+    model = Config
+    for part in loc:
+        model = model.model_fields[part].annotation
+    return model
+
+
+def _number(bound) -> str:
+    # pydantic reports a float field's bounds as floats; "at least 0" reads better than "at least 0.0".
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -301,11 +345,15 @@ def load_config(path: str | Path | None) -> Config:
         return Config()
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))  # TOML is UTF-8 whatever the locale says
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     return config_from_dict(data, str(path))
