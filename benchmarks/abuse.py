@@ -138,7 +138,7 @@ def main() -> int:
             browsers = [Browser(base) for _ in range(40)]
             tokens = [b.token("/admin/login") for b in browsers]
             codes: list[int] = []
-            threads = [threading.Thread(target=lambda b=b, t=t: codes.append(b.login("wrong guess", t))) for b, t in zip(browsers, tokens)]
+            threads = [threading.Thread(target=lambda b=b, t=t: codes.append(b.login("wrong guess", t))) for b, t in zip(browsers, tokens, strict=True)]
             for t in threads:
                 t.start()
             for t in threads:

@@ -49,7 +49,7 @@ def main() -> None:
     try:
         import face_recognition
     except ImportError:
-        raise SystemExit("face_recognition is not installed: pip install --no-deps dlib-bin face_recognition face-recognition-models")
+        raise SystemExit("face_recognition is not installed: pip install --no-deps dlib-bin face_recognition face-recognition-models") from None
 
     pairs = read_pairs(args.pairs)
     calib = read_pairs(args.calibration_pairs)

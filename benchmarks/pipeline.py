@@ -73,7 +73,7 @@ def run(name: str, photos: list[Path]) -> None:
         recognizer = Recognizer(encoder, RecognitionSettings())
         camera = ReplayCamera(frames_dir)
         stages = {k: [] for k in ("detect", "quality", "landmarks", "align", "embed", "match", "log", "preview")}
-        zone = dt.timezone.utc
+        zone = dt.UTC
         totals = []
         start = time.perf_counter()
         n = 0

@@ -57,7 +57,7 @@ def main() -> None:
     print(f"cosine(float, int8): mean {test_cos.mean():.4f}, min {test_cos.min():.4f}, 1st percentile {np.percentile(test_cos, 1):.4f}")
     results = {}
     for label, emb in (("float", float_emb), ("int8", int8_emb)):
-        def distances(ps):
+        def distances(ps, emb=emb):
             return np.array([1 - float(emb[index[p.left]] @ emb[index[p.right]]) for p in ps])
 
         threshold = best_threshold(distances(calib), np.array([p.same for p in calib]))

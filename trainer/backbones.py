@@ -7,8 +7,8 @@ it from a run's config, and which layers ``fit --freeze-stages N`` keeps fixed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 

@@ -137,7 +137,7 @@ def resnet_spec() -> list[Layer]:
     """The face ResNet as dlib serialises it, outermost (fc) first, input conv last."""
     spec = [Layer("embedding", "fc", {"outputs": EMBEDDING_SIZE}), Layer("pool", "avg_pool", {"size": 0, "stride": 1})]
     level_names = ("level0", "level1", "level2", "level3", "level4")
-    for level, (filters, blocks, down) in zip(level_names, LEVELS):
+    for level, (filters, blocks, down) in zip(level_names, LEVELS, strict=True):
         for b in range(blocks):
             prefix = f"{level}_{b}"
             downsample = down and b == blocks - 1  # the innermost block of a level comes first in the data
@@ -220,7 +220,7 @@ def _details(r: Reader, layer: Layer, channels_in: int | None) -> None:
         r.name({"fc_2"}, what)
         outputs, inputs = r.int(), r.int()
         params = r.tensor().reshape(-1)
-        weights, biases = r.alias(), r.alias()
+        weights, _biases = r.alias(), r.alias()  # the bias shape only follows from outputs: read past it
         bias_mode = r.int()
         for _ in range(4):
             r.float()

@@ -81,7 +81,7 @@ def build_dlib_resnet(embedding_size: int = 128) -> keras.Model:
     x = layers.ReLU(name="stem_relu")(Affine(name="stem_bn")(x))
     x = layers.MaxPooling2D(3, 2, padding="valid", name="stem_pool")(x)
     # LEVELS lists dlib's levels outermost first; build from the input.
-    for name, (filters, blocks, down) in zip(STAGE_NAMES, reversed(LEVELS)):
+    for name, (filters, blocks, down) in zip(STAGE_NAMES, reversed(LEVELS), strict=True):
         for b in reversed(range(blocks)):  # block blocks-1 is the innermost, so it runs first
             x = _residual(x, filters, down and b == blocks - 1, f"{name}_{b}")
     x = layers.GlobalAveragePooling2D(name="pool")(x)

@@ -68,7 +68,7 @@ def read_shape_predictor(path: str | Path) -> dict[str, np.ndarray]:
     if r.int() != cascades:
         r.fail("anchor list does not match the number of cascade levels")
     anchors = []
-    for level in range(cascades):
+    for _ in range(cascades):
         n = _count(r, "feature pixels", 100_000)
         anchors.append(np.array([r.int() for _ in range(n)], np.int32))
     if r.int() != cascades:

@@ -197,7 +197,7 @@ def calibration_pairs(cache, holdout_rows, mismatches: int, seed: int = 1):
         i, j = np.triu_indices(len(rows), 1)
         keep = people[i] != people[j]
         pick = rng.choice(int(keep.sum()), wanted, replace=False)
-        chosen = list(zip(i[keep][pick], j[keep][pick]))
+        chosen = list(zip(i[keep][pick], j[keep][pick], strict=True))
     else:
         found: set[tuple[int, int]] = set()
         while len(found) < wanted:

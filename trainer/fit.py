@@ -69,7 +69,7 @@ def recalibrate_batchnorm(model, crops: np.ndarray, batch_size: int = 128) -> No
                 bn.momentum = i / (i + 1)
             model(normalise(crops[start : start + batch_size]), training=True)
     finally:
-        for bn, momentum in zip(norms, saved):
+        for bn, momentum in zip(norms, saved, strict=True):
             bn.momentum = momentum
 
 

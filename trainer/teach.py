@@ -173,7 +173,7 @@ def run_teach(config: TeachConfig) -> Path:
     if len(set(cache.people[rows])) < 2:
         raise ValueError(f"{config.train_people}: fewer than two trainable people in {config.cache}")
     with np.load(config.teacher) as data:
-        boxes = dict(zip(data["paths"].astype(str), data["box_trbl"]))
+        boxes = dict(zip(data["paths"].astype(str), data["box_trbl"], strict=True))
     missing = [p for p in cache.paths[rows] if p not in boxes]
     if missing:
         raise ValueError(f"{config.teacher}: no face box for {len(missing)} training images (first: {missing[0]})")
