@@ -47,9 +47,9 @@ def local_zone() -> dt.tzinfo:
         target = os.path.realpath("/etc/localtime")
         name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
     try:
-        return ZoneInfo(name) if name else dt.timezone.utc
+        return ZoneInfo(name) if name else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
+        return dt.UTC
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,18 @@ PathSetting = Annotated[Path, BeforeValidator(_path)]
 NonBlank = Annotated[str, BeforeValidator(_not_blank)]
 Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"), Hint("a time such as 04:00")]
 TimeOrEmpty = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$"), Hint("a time such as 08:30, or empty")]
-KioskId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,40}$"), Hint("letters, digits, '.', '_' or '-', at most 40"),
-                    BeforeValidator(_not_blank)]
+KioskId = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9._-]{1,40}$"),
+    Hint("letters, digits, '.', '_' or '-', at most 40"),
+    BeforeValidator(_not_blank),
+]
 OneLine = Annotated[str, Field(pattern=r"^[^\x00-\x1f]{0,80}$"), Hint("at most 80 characters on one line")]
-DatabaseUrl = Annotated[str, Field(pattern=r"^(postgres(ql)?://\S+)?$", repr=False),
-                        Hint("a URL such as postgresql://door_a@db.example/kiosk?sslmode=verify-full, or empty", secret=True)]
+DatabaseUrl = Annotated[
+    str,
+    Field(pattern=r"^(postgres(ql)?://\S+)?$", repr=False),
+    Hint("a URL such as postgresql://door_a@db.example/kiosk?sslmode=verify-full, or empty", secret=True),
+]
 
 
 class Settings(BaseModel):
@@ -185,8 +192,11 @@ class QualitySettings(Settings):
     def _fair_is_more_lenient(self) -> QualitySettings:
         if self.min_brightness >= self.max_brightness:
             raise _rule(f"quality.min_brightness ({self.min_brightness}) must be below max_brightness ({self.max_brightness})")
-        for strict, fair in (("max_yaw", "fair_max_yaw"), ("min_sharpness", "fair_min_sharpness"),
-                             ("min_face_scale", "fair_min_face_scale")):
+        for strict, fair in (
+            ("max_yaw", "fair_max_yaw"),
+            ("min_sharpness", "fair_min_sharpness"),
+            ("min_face_scale", "fair_min_face_scale"),
+        ):
             a, b = getattr(self, strict), getattr(self, fair)
             if (b < a) if strict.startswith("max") else (b > a):
                 raise _rule(f"quality.{fair} ({b}) must be more lenient than quality.{strict} ({a})")
@@ -288,12 +298,18 @@ def config_from_dict(data: dict, source: str = "<config>") -> Config:
 
 
 _WORDS = {
-    "int_type": "expected a whole number", "int_from_float": "expected a whole number",
-    "float_type": "expected a number", "finite_number": "expected a finite number",
-    "bool_type": "expected true or false", "string_type": "expected a string",
+    "int_type": "expected a whole number",
+    "float_type": "expected a number",
+    "finite_number": "expected a finite number",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
 }
-_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than"),
-           "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "greater than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -317,7 +333,7 @@ def _describe(error: ErrorDetails) -> str:
         return f"{where}: {_WORDS[kind]}{got}"
     if kind in _BOUNDS:
         name, words = _BOUNDS[kind]
-        return f"{where}: must be {words} {_number(error['ctx'][name])}{got}"
+        return f"{where}: must be {words} {error['ctx'][name]:g}{got}"  # "at least 0", not pydantic's 0.0
     if kind == "literal_error":
         return f"{where}: must be one of {', '.join(typing.get_args(field.annotation))}{got}"
     if kind == "string_pattern_mismatch":
@@ -334,11 +350,6 @@ def _section(loc: tuple) -> type[Settings]:
     return model
 
 
-def _number(bound) -> str:
-    # pydantic reports a float field's bounds as floats; "at least 0" reads better than "at least 0.0".
-    return str(int(bound)) if float(bound).is_integer() else str(bound)
-
-
 def load_config(path: str | Path | None) -> Config:
     """Defaults when ``path`` is None; otherwise the TOML file, validated."""
     if path is None:
@@ -352,7 +363,7 @@ def load_config(path: str | Path | None) -> Config:
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a config file") from None
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc

@@ -28,33 +28,39 @@ def test_a_file_overrides_only_what_it_names(tmp_path):
     assert config.model.threshold == 0.5 and config.model.file == Path("/opt/m.tflite")
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("[camra]\nsource = 'usb'\n", "unknown section [camra]"),
-    ("[camera]\nsorce = 'usb'\n", "camera.sorce: unknown key"),
-    ("[camera]\nsource = 'webcam'\n", "camera.source: must be one of"),
-    ("[camera]\nfps = 'fast'\n", "camera.fps: expected a number"),
-    ("[camera]\ndevice = 1.5\n", "camera.device: expected a whole number"),
-    ("[model]\nedgetpu = 'yes'\n", "model.edgetpu: expected true or false"),
-    ("[web]\nport = 0\n", "web.port: must be at least 1, got 0"),
-    ("[web]\nport = 70000\n", "web.port: must be at most 65535, got 70000"),
-    ("[attendance]\ncooldown_seconds = -5\n", "attendance.cooldown_seconds: must be at least 0"),
-    ("[recognition]\nmargin_fraction = -0.1\n", "recognition.margin_fraction: must be at least 0"),
-    ("[camera]\nfps = nan\n", "camera.fps: expected a finite number"),
-    ("[quality]\nmin_brightness = 220\nmax_brightness = 200\n", "min_brightness (220.0) must be below max_brightness"),
-    ("[kiosk]\nid = ''\n", "kiosk.id: must not be empty"),
-    ("[kiosk]\nid = 'front door'\n", "kiosk.id: 'front door' is not in the expected form"),
-    ("[camera]\nsource = 'replay'\n", "camera.replay_path is empty"),
-    ("[attendance]\nday_start = '4am'\n", "a time such as 04:00"),
-    ("[attendance]\ntimezone = 'Mars/Olympus'\n", "unknown time zone 'Mars/Olympus'"),
-    ("[web]\ntls_cert = '/etc/cert.pem'\n", "tls_cert and web.tls_key go together"),
-    ("[quality]\nfair_max_yaw = 0.2\n", "fair_max_yaw (0.2) must be more lenient than quality.max_yaw"),
-    ("[model]\nthreshold = 2.5\n", "model.threshold: must be less than 2, got 2.5"),
-    ("[recognition]\nframes_needed = 6\nframes_window = 5\n", "frames_needed (6) exceeds frames_window (5)"),
-    ("camera = 3\n", "[camera] must be a table"),
-    ("[camera\n", "not valid TOML"),
-    ("[fleet]\ndatabase_url = 'mysql://kiosk:s3cret@db/kiosk'\n", "fleet.database_url: the value is not in the expected form"),
-    ("[fleet]\nsync_seconds = 0\n", "fleet.sync_seconds: must be greater than 0"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("[camra]\nsource = 'usb'\n", "unknown section [camra]"),
+        ("[camera]\nsorce = 'usb'\n", "camera.sorce: unknown key"),
+        ("[camera]\nsource = 'webcam'\n", "camera.source: must be one of"),
+        ("[camera]\nfps = 'fast'\n", "camera.fps: expected a number"),
+        ("[camera]\ndevice = 1.5\n", "camera.device: expected a whole number"),
+        ("[model]\nedgetpu = 'yes'\n", "model.edgetpu: expected true or false"),
+        ("[web]\nport = 0\n", "web.port: must be at least 1, got 0"),
+        ("[web]\nport = 70000\n", "web.port: must be at most 65535, got 70000"),
+        ("[attendance]\ncooldown_seconds = -5\n", "attendance.cooldown_seconds: must be at least 0"),
+        ("[recognition]\nmargin_fraction = -0.1\n", "recognition.margin_fraction: must be at least 0"),
+        ("[camera]\nfps = nan\n", "camera.fps: expected a finite number"),
+        ("[quality]\nmin_brightness = 220\nmax_brightness = 200\n", "min_brightness (220.0) must be below max_brightness"),
+        ("[kiosk]\nid = ''\n", "kiosk.id: must not be empty"),
+        ("[kiosk]\nid = 'front door'\n", "kiosk.id: 'front door' is not in the expected form"),
+        ("[camera]\nsource = 'replay'\n", "camera.replay_path is empty"),
+        ("[attendance]\nday_start = '4am'\n", "a time such as 04:00"),
+        ("[attendance]\ntimezone = 'Mars/Olympus'\n", "unknown time zone 'Mars/Olympus'"),
+        ("[web]\ntls_cert = '/etc/cert.pem'\n", "tls_cert and web.tls_key go together"),
+        ("[quality]\nfair_max_yaw = 0.2\n", "fair_max_yaw (0.2) must be more lenient than quality.max_yaw"),
+        ("[model]\nthreshold = 2.5\n", "model.threshold: must be less than 2, got 2.5"),
+        ("[recognition]\nframes_needed = 6\nframes_window = 5\n", "frames_needed (6) exceeds frames_window (5)"),
+        ("camera = 3\n", "[camera] must be a table"),
+        ("[camera\n", "not valid TOML"),
+        (
+            "[fleet]\ndatabase_url = 'mysql://kiosk:s3cret@db/kiosk'\n",
+            "fleet.database_url: the value is not in the expected form",
+        ),
+        ("[fleet]\nsync_seconds = 0\n", "fleet.sync_seconds: must be greater than 0"),
+    ],
+)
 def test_bad_configs_name_the_file_and_the_key(tmp_path, text, needle):
     path = tmp_path / "kiosk.toml"
     path.write_text(text)
@@ -70,24 +76,36 @@ def test_missing_file(tmp_path):
 
 
 # Each kind of mistake, with the whole message: the file, the key, what is allowed and what was given.
-@pytest.mark.parametrize("text,message", [
-    ("[camera]\nsorce = 'usb'\n", "camera.sorce: unknown key (known: source, device, replay_path, loop, width, height, fps, "
-                                  "unhealthy_after_seconds); did you mean 'source'?"),
-    ("[camra]\n", "unknown section [camra] (known: kiosk, camera, model, recognition, quality, attendance, display, web, "
-                  "fleet); did you mean 'camera'?"),
-    ("[recognition]\nframes_needed = 31\n", "recognition.frames_needed: must be at most 30, got 31"),
-    ("[camera]\nfps = 0\n", "camera.fps: must be greater than 0, got 0"),
-    ("[camera]\nfps = 'fast'\n", "camera.fps: expected a number, got 'fast'"),
-    ("[camera]\nwidth = 640.0\n", "camera.width: expected a whole number, got 640.0"),
-    ("[camera]\nloop = 1\n", "camera.loop: expected true or false, got 1"),
-    ("[camera]\nreplay_path = 3\n", "camera.replay_path: expected a string, got 3"),
-    ("[model]\npath = ''\n", "model.path: expected a path, got ''"),
-    ("[camera]\nsource = 'webcam'\n", "camera.source: must be one of auto, picamera, usb, replay, none, got 'webcam'"),
-    ("[attendance]\nday_start = '4am'\n", "attendance.day_start: '4am' is not in the expected form (a time such as 04:00)"),
-    ('[attendance]\nexpected_start = "08:30\\n"\n', "attendance.expected_start: '08:30\\n' is not in the expected form"),
-    ('[fleet]\nsite = "Back door\\nLeeds"\n', "fleet.site: 'Back door\\nLeeds' is not in the expected form (at most 80 characters"),
-    ("[web]\nhost = '  '\n", "web.host: must not be empty"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "[camera]\nsorce = 'usb'\n",
+            "camera.sorce: unknown key (known: source, device, replay_path, loop, width, height, fps, "
+            "unhealthy_after_seconds); did you mean 'source'?",
+        ),
+        (
+            "[camra]\n",
+            "unknown section [camra] (known: kiosk, camera, model, recognition, quality, attendance, display, web, "
+            "fleet); did you mean 'camera'?",
+        ),
+        ("[recognition]\nframes_needed = 31\n", "recognition.frames_needed: must be at most 30, got 31"),
+        ("[camera]\nfps = 0\n", "camera.fps: must be greater than 0, got 0"),
+        ("[camera]\nfps = 'fast'\n", "camera.fps: expected a number, got 'fast'"),
+        ("[camera]\nwidth = 640.0\n", "camera.width: expected a whole number, got 640.0"),
+        ("[camera]\nloop = 1\n", "camera.loop: expected true or false, got 1"),
+        ("[camera]\nreplay_path = 3\n", "camera.replay_path: expected a string, got 3"),
+        ("[model]\npath = ''\n", "model.path: expected a path, got ''"),
+        ("[camera]\nsource = 'webcam'\n", "camera.source: must be one of auto, picamera, usb, replay, none, got 'webcam'"),
+        ("[attendance]\nday_start = '4am'\n", "attendance.day_start: '4am' is not in the expected form (a time such as 04:00)"),
+        ('[attendance]\nexpected_start = "08:30\\n"\n', "attendance.expected_start: '08:30\\n' is not in the expected form"),
+        (
+            '[fleet]\nsite = "Back door\\nLeeds"\n',
+            "fleet.site: 'Back door\\nLeeds' is not in the expected form (at most 80 characters",
+        ),
+        ("[web]\nhost = '  '\n", "web.host: must not be empty"),
+    ],
+)
 def test_each_kind_of_mistake_has_its_own_message(tmp_path, text, message):
     path = tmp_path / "kiosk.toml"
     path.write_text(text)
@@ -101,8 +119,10 @@ def test_every_mistake_in_a_file_is_reported_at_once(tmp_path):
     path.write_text("[web]\nport = 0\n[camera]\nfps = 'x'\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert str(err.value).splitlines() == [f"{path}: camera.fps: expected a number, got 'x'",
-                                           f"{path}: web.port: must be at least 1, got 0"]
+    assert str(err.value).splitlines() == [
+        f"{path}: camera.fps: expected a number, got 'x'",
+        f"{path}: web.port: must be at least 1, got 0",
+    ]
 
 
 def test_a_secret_never_appears_whatever_the_mistake(tmp_path):
