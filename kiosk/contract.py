@@ -2,14 +2,20 @@
 
 The sidecar is the single source of every number the kiosk needs to use a
 model (input size, colour order, normalisation, embedding size, distance,
-threshold). The trainer writes it; :func:`load_contract` validates it.
+threshold). The trainer writes it through :func:`sidecar_dict`;
+:func:`load_contract` reads it into a :class:`ModelContract`, whose fields
+carry the rules, and words any error with the sidecar file and the key.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import typing
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 FORMAT = "kiosk-face-embedding/1"
 DISTANCES = ("cosine",)
@@ -22,31 +28,77 @@ class ContractError(ValueError):
     """A model or sidecar is missing or inconsistent; the message names the file."""
 
 
-@dataclass(frozen=True)
-class ModelContract:
+# JSON object keys are always strings, so a rate key such as "1e-03" is parsed into a number (Strict(False)).
+Rate = Annotated[float, Strict(False), Field(gt=0, lt=1)]
+Threshold = Annotated[float, Field(gt=0, lt=2)]  # a cosine distance
+
+
+class ModelContract(BaseModel):
+    """Everything the kiosk needs to know to use one embedding model, as its
+    sidecar states it. Values are checked strictly ("128" is not a whole
+    number); keys the kiosk does not know are ignored, so that a newer trainer
+    may record more."""
+
+    # populate_by_name: code may give mean and std by name; the sidecar nests them under "normalization".
+    model_config = ConfigDict(frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True, protected_namespaces=())
+
     model_path: Path
     sidecar_path: Path
     version: str
-    input_size: int
-    color_order: str
-    mean: float
-    std: float
-    embedding_size: int
-    distance: str
-    threshold: float
-    alignment: str = "arcface112"
+    input_size: int = Field(gt=0)  # the side of the square crop; the sidecar writes [n, n]
+    color_order: Literal[COLOR_ORDERS]
+    mean: float = Field(validation_alias=AliasPath("normalization", "mean"))
+    std: float = Field(gt=0, validation_alias=AliasPath("normalization", "std"))
+    embedding_size: int = Field(gt=0)
+    distance: Literal[DISTANCES]
+    threshold: Threshold
+    alignment: Literal[ALIGNMENTS]
     flip_average: bool = False  # embed the crop and its mirror image, and average
-    far_thresholds: dict[float, float] = field(default_factory=dict)  # pair false-accept rate -> threshold
+    far_thresholds: dict[Rate, Threshold] = Field(default_factory=dict)  # pair false-accept rate -> threshold
     quantization: str = "float32"
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _square(cls, size):
+        # The sidecar writes [n, n] (crops are square); a bare n, as code may give it, is checked as it is.
+        if isinstance(size, list):
+            if len(size) != 2 or size[0] != size[1]:
+                raise PydanticCustomError("square", "must be [n, n] with n > 0")
+            return size[0]
+        return size
+
+    @field_validator("far_thresholds")
+    @classmethod
+    def _grows_with_the_rate(cls, table: dict[float, float]) -> dict[float, float]:
+        # Accepting more strangers can only mean a looser threshold; anything else is a broken calibration.
+        ordered = [table[far] for far in sorted(table)]
+        if ordered != sorted(ordered):
+            raise PydanticCustomError("far_order", "must grow with the false-accept rate")
+        return table
 
 
 def sidecar_path_for(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
-def sidecar_dict(*, version, model_file, input_size, color_order, mean, std, embedding_size, distance, threshold,
-                 quantization, metrics, alignment, flip_average=False, far_thresholds=None) -> dict:
+def sidecar_dict(
+    *,
+    version,
+    model_file,
+    input_size,
+    color_order,
+    mean,
+    std,
+    embedding_size,
+    distance,
+    threshold,
+    quantization,
+    metrics,
+    alignment,
+    flip_average=False,
+    far_thresholds=None,
+) -> dict:
     """The sidecar's JSON object; the one place that spells its keys."""
     return {
         "format": FORMAT,
@@ -66,39 +118,8 @@ def sidecar_dict(*, version, model_file, input_size, color_order, mean, std, emb
     }
 
 
-def _far_thresholds(data: dict, where: Path) -> dict[float, float]:
-    table = data.get("far_thresholds", {})
-    if not isinstance(table, dict):
-        raise ContractError(f"{where}: 'far_thresholds' must map false-accept rates to thresholds, got {table!r}")
-    out = {}
-    for key, value in table.items():
-        try:
-            far = float(key)
-        except ValueError:
-            raise ContractError(f"{where}: 'far_thresholds' key {key!r} is not a rate such as \"1e-03\"") from None
-        if not 0 < far < 1 or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 2:
-            raise ContractError(f"{where}: 'far_thresholds' entry {key!r}: {value!r} must be a rate in (0, 1) and a threshold in (0, 2)")
-        out[far] = float(value)
-    ordered = [out[f] for f in sorted(out)]
-    if ordered != sorted(ordered):
-        raise ContractError(f"{where}: 'far_thresholds' must grow with the false-accept rate")
-    return out
-
-
-def _require(data: dict, key: str, kind, where: Path):
-    if key not in data:
-        raise ContractError(f"{where}: missing key '{key}'")
-    value = data[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ContractError(f"{where}: '{key}' must be {_KIND_NAMES.get(kind, kind)}, got {value!r}")
-    return value
-
-
-_KIND_NAMES = {list: "a list", dict: "an object", str: "a string", int: "a whole number", bool: "true or false",
-               (int, float): "a number"}
-
-
 def load_contract(model_path: str | Path) -> ModelContract:
+    """The contract of the model at ``model_path``, from the sidecar beside it."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ContractError(f"{model_path}: model file not found")
@@ -109,54 +130,51 @@ def load_contract(model_path: str | Path) -> ModelContract:
     if not sidecar.is_file():
         raise ContractError(f"{sidecar}: sidecar missing; every model needs its JSON sidecar beside it")
     try:
-        data = json.loads(sidecar.read_text())
-    except json.JSONDecodeError as exc:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ContractError(f"{sidecar}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ContractError(f"{sidecar}: expected a JSON object")
+    # These two say whether the sidecar is for this kiosk and this model at all, so they come first.
     if data.get("format") != FORMAT:
         raise ContractError(f"{sidecar}: 'format' must be {FORMAT!r}, got {data.get('format')!r}")
-    size = _require(data, "input_size", list, sidecar)
-    if len(size) != 2 or size[0] != size[1] or not all(isinstance(v, int) and v > 0 for v in size):
-        raise ContractError(f"{sidecar}: 'input_size' must be [n, n] with n > 0, got {size!r}")
-    norm = _require(data, "normalization", dict, sidecar)
-    mean = _require(norm, "mean", (int, float), sidecar)
-    std = _require(norm, "std", (int, float), sidecar)
-    if std <= 0:
-        raise ContractError(f"{sidecar}: 'normalization.std' must be positive, got {std}")
-    color = _require(data, "color_order", str, sidecar)
-    if color not in COLOR_ORDERS:
-        raise ContractError(f"{sidecar}: 'color_order' must be one of {COLOR_ORDERS}, got {color!r}")
-    distance = _require(data, "distance", str, sidecar)
-    if distance not in DISTANCES:
-        raise ContractError(f"{sidecar}: 'distance' must be one of {DISTANCES}, got {distance!r}")
-    threshold = float(_require(data, "threshold", (int, float), sidecar))
-    if not 0 < threshold < 2:
-        raise ContractError(f"{sidecar}: 'threshold' must lie between 0 and 2 for cosine distance, got {threshold}")
-    embedding_size = _require(data, "embedding_size", int, sidecar)
-    if embedding_size <= 0:
-        raise ContractError(f"{sidecar}: 'embedding_size' must be positive, got {embedding_size}")
-    alignment = _require(data, "alignment", str, sidecar)
-    if alignment not in ALIGNMENTS:
-        raise ContractError(f"{sidecar}: 'alignment' must be one of {ALIGNMENTS}, got {alignment!r}")
-    flip_average = _require(data, "flip_average", bool, sidecar) if "flip_average" in data else False
     model_file = data.get("model_file")
     if model_file is not None and model_file != model_path.name:
         raise ContractError(f"{sidecar}: describes '{model_file}', not '{model_path.name}'")
-    return ModelContract(
-        model_path=model_path,
-        sidecar_path=sidecar,
-        version=str(_require(data, "version", str, sidecar)),
-        input_size=size[0],
-        color_order=color,
-        mean=float(mean),
-        std=float(std),
-        embedding_size=embedding_size,
-        distance=distance,
-        threshold=threshold,
-        alignment=alignment,
-        flip_average=flip_average,
-        far_thresholds=_far_thresholds(data, sidecar),
-        quantization=str(data.get("quantization", "float32")),
-        metrics=dict(data.get("metrics") or {}),
-    )
+    try:
+        return ModelContract.model_validate({**data, "model_path": model_path, "sidecar_path": sidecar})
+    except ValidationError as exc:
+        raise ContractError("\n".join(f"{sidecar}: {_describe(error)}" for error in exc.errors())) from None
+
+
+_KINDS = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "dict_type": "an object",
+}
+_BOUNDS = {"greater_than": ("gt", "greater than"), "less_than": ("lt", "less than")}
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One pydantic error as a sentence naming the sidecar's key and what it must be."""
+    loc, kind = error["loc"], error["type"]
+    if kind == "missing":
+        inside = f" in '{'.'.join(map(str, loc[:-1]))}'" if len(loc) > 1 else ""
+        return f"missing key '{loc[-1]}'{inside}"
+    if loc[0] == "far_thresholds" and len(loc) > 1:
+        where = f"'far_thresholds' {'key' if loc[-1] == '[key]' else 'entry'} {loc[1]!r}"
+    else:
+        where = "'" + ".".join(map(str, loc)) + "'"
+    got = f", got {error['input']!r}"
+    if kind in _KINDS:
+        return f"{where} must be {_KINDS[kind]}{got}"
+    if kind in _BOUNDS:
+        name, words = _BOUNDS[kind]
+        return f"{where} must be {words} {error['ctx'][name]:g}{got}"
+    if kind == "literal_error":
+        return f"{where} must be one of {typing.get_args(ModelContract.model_fields[loc[0]].annotation)}{got}"
+    return f"{where} {error['msg']}{got}"
