@@ -37,12 +37,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.central import Central  # noqa: E402
-from kiosk.replica import Replicator, ReplicaStore  # noqa: E402
-from tests.conftest import punch  # noqa: E402
+from kiosk.fleet.central import Central  # noqa: E402
+from kiosk.fleet.replica import MemberStore  # noqa: E402
+from kiosk.fleet.sync import Replicator  # noqa: E402
+from kiosk.store import Store  # noqa: E402
+from tests.helpers import punch  # noqa: E402
 from tests.postgres_server import PostgresServer, wait_for  # noqa: E402
 
-T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)
 
 
 def enrol(store, name, seed):
@@ -53,40 +55,42 @@ def enrol(store, name, seed):
 
 def gallery_latency(urls, folder: Path, changes: int, notices: bool) -> list[float]:
     admin_central, door_central = Central(urls["boss"]), Central(urls["door"])
-    admin = ReplicaStore(folder / "admin.db", admin_central)
+    admin = MemberStore(Store(folder / "admin.db"), admin_central)
     door_db = folder / "door.db"
-    ReplicaStore(door_db, door_central).close()
-    replicator = Replicator(lambda: ReplicaStore(door_db, door_central), door_central, site="", model_version="v1",
-                            interval=30.0 if notices else 2.0)
+    door = MemberStore(Store(door_db), door_central)
+    replicator = Replicator(door.replica, door_central, site="", model_version="v1", interval=30.0 if notices else 2.0)
     if not notices:
         door_central.wait = lambda seconds, woken=None: bool(woken.wait(seconds) if woken else time.sleep(seconds))
     thread = threading.Thread(target=replicator.run, daemon=True)
     thread.start()
-    watcher = ReplicaStore(door_db, door_central)
+    watcher = door
     wait_for(lambda: replicator.state.state == "connected", 30)
     times = []
     for n in range(changes):
         time.sleep(0.3)
         started = time.perf_counter()
         employee_id = enrol(admin, f"P{n}", n)
-        wait_for(lambda: employee_id in watcher.gallery("v1").ids, 60, every=0.002)
+        wait_for(lambda employee_id=employee_id: employee_id in watcher.gallery("v1").ids, 60, every=0.002)
         times.append(time.perf_counter() - started)
     replicator.stop()
     thread.join(5)
-    for thing in (watcher, admin, admin_central, door_central):
+    for thing in (door, admin, admin_central, door_central):
         thing.close()
     return times
 
 
 KIOSK = textwrap.dedent("""
     import sys, threading, time, datetime as dt
-    from kiosk.central import Central
-    from kiosk.replica import Replicator, ReplicaStore
-    from tests.conftest import punch
+    from kiosk.fleet.central import Central
+    from kiosk.fleet.replica import MemberStore
+    from kiosk.fleet.sync import Replicator
+    from kiosk.store import Store
+    from tests.helpers import punch
     url, db, name, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     central = Central(url)
-    replicator = Replicator(lambda: ReplicaStore(db, central), central, site="bench", model_version="v1")
-    store = ReplicaStore(db, central, appended=replicator.wake.set)
+    store = MemberStore(Store(db), central)
+    replicator = Replicator(store.replica, central, site="bench", model_version="v1")
+    store.appended = replicator.wake.set
     store.pull_gallery("v1")
     people = [e.id for e in store.employees()]
     threading.Thread(target=replicator.run, daemon=True).start()
@@ -97,7 +101,7 @@ KIOSK = textwrap.dedent("""
     while time.monotonic() < end:
         n += 1
         punch(store, people[n % len(people)], t0 + dt.timedelta(seconds=n), kiosk_id=name)
-    while store.backlog():
+    while store.replica.backlog():
         time.sleep(0.01)
     print(n, flush=True)
 """)
@@ -127,23 +131,23 @@ def throughput(urls, folder: Path, kiosks: int, seconds: float) -> dict:
 
 def catch_up(urls, folder: Path, backlog: int) -> dict:
     central = Central(urls["door"])
-    store = ReplicaStore(folder / "offline.db", central)
+    store = MemberStore(Store(folder / "offline.db"), central)
     store.pull_gallery("v1")
     people = [e.id for e in store.employees()]
     started = time.perf_counter()
     for n in range(backlog):
         punch(store, people[n % len(people)], T0 + dt.timedelta(days=30, seconds=n), kiosk_id="offline")
     record = time.perf_counter() - started
-    replicator = Replicator(lambda: store, central, site="bench", model_version="v1")
+    replicator = Replicator(store.replica, central, site="bench", model_version="v1")
     started = time.perf_counter()
-    while store.backlog():
-        replicator.sync_once(store)
+    while store.replica.backlog():
+        replicator.sync_once()
     send = time.perf_counter() - started
-    other = ReplicaStore(folder / "late.db", central)
+    other = MemberStore(Store(folder / "late.db"), central)
     other.pull_gallery("v1")
     started = time.perf_counter()
-    while punches := central.punches_after(other.punch_position()):
-        other.apply_punches(punches)
+    while punches := central.punches_after(other.replica.punch_position()):
+        other.replica.apply_punches(punches)
     pull = time.perf_counter() - started
     pulled = other.db.execute("SELECT COUNT(*) FROM attendance").fetchone()[0]  # every door's punches so far, this backlog among them
     for thing in (store, other, central):

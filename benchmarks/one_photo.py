@@ -28,14 +28,16 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from kiosk.cli import build_encoder, identify_photo
-from kiosk.config import BUNDLED_MODEL, RecognitionSettings
+from kiosk.application import Application
+from kiosk.cli import identify_photo
+from kiosk.composition import build_encoder
+from kiosk.config import BUNDLED_MODEL, AttendanceSettings, RecognitionSettings
 from kiosk.enrollment import EnrollmentError, lookalikes, make_reference, read_photo
 from kiosk.recognition import Recognizer
 from kiosk.store import Store
@@ -113,8 +115,10 @@ def run_kiosk(model: Path, images: Path, enrol: list[str], probes: list[tuple[st
         store.close()
     tally.enrolled = len(gallery)
 
+    app = Application(store, recognizer, AttendanceSettings(), "benchmark")
+
     def decide(path: Path) -> tuple[str | None, str]:
-        result = identify_photo(str(path), recognizer, gallery)  # what 'kiosk identify' does
+        result = identify_photo(str(path), app, gallery)  # what 'kiosk identify' does
         if result.get("decision") == "accepted":
             return names[result["employee_id"]], "accepted"
         if "distance" in result:
@@ -210,7 +214,7 @@ def main() -> int:
     strangers = [photo(images, p, 1) for p in single]
     print(f"{len(enrol)} people enrolled from one photo each, {len(probes)} other photos of them, {len(strangers)} strangers")
 
-    settings = replace(RecognitionSettings(), stranger_accept_rate=args.stranger_rate, margin_fraction=args.margin_fraction)
+    settings = RecognitionSettings(stranger_accept_rate=args.stranger_rate, margin_fraction=args.margin_fraction)
     kiosk, settings = run_kiosk(Path(args.model), images, enrol, probes, strangers, settings, args.refuse_lookalikes)
     results = {"kiosk": {**settings, **kiosk.summary()}}
     rows = [kiosk.row(f"kiosk ({settings['model']})")]

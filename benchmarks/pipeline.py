@@ -13,7 +13,6 @@ Targets on this machine: full pipeline with one face <= 25 ms median; preview < 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import resource
 import statistics
 import tempfile
@@ -23,10 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk import attendance, preview
+from kiosk import preview
+from kiosk.application import Application
 from kiosk.cameras.replay import ReplayCamera
-from kiosk.cli import build_encoder
-from kiosk.config import BUNDLED_MODELS, RecognitionSettings
+from kiosk.composition import build_encoder
+from kiosk.config import BUNDLED_MODELS, AttendanceSettings, RecognitionSettings
 from kiosk.matching import best_match, l2_normalize
 from kiosk.recognition import Recognizer
 from kiosk.store import Store
@@ -71,19 +71,17 @@ def run(name: str, photos: list[Path]) -> None:
             store.add_employee(f"P{i}", image=None, face=None, crop=crop, embedding=l2_normalize(rng.normal(size=128)), model_version=version)
         gallery = store.gallery(version)
         recognizer = Recognizer(encoder, RecognitionSettings())
+        app = Application(store, recognizer, AttendanceSettings(cooldown_seconds=0, day_start="04:00", timezone="UTC"), "bench")
         camera = ReplayCamera(frames_dir)
         stages = {k: [] for k in ("detect", "quality", "landmarks", "align", "embed", "match", "log", "preview")}
-        zone = dt.UTC
         totals = []
         start = time.perf_counter()
         n = 0
         while (frame := camera.read()) is not None:
             t = time.perf_counter()
-            result = recognizer.recognize(frame, gallery)
+            result = app.identify(frame, gallery)
             t_log = time.perf_counter()
-            at = dt.datetime.now(zone)
-            store.record_visit(int(gallery.ids[n % len(gallery)]), at, lambda history, at=at: attendance.decide(history, at, 0, zone, dt.time(4)),
-                               work_day=attendance.work_day(at, zone, dt.time(4)), distance=0.1, kiosk_id="bench", model_version=version)
+            app.record_visit(int(gallery.ids[n % len(gallery)]), 0.1)
             t_preview = time.perf_counter()
             stages["log"].append(t_preview - t_log)
             face = result.quality.face

@@ -8,7 +8,7 @@ staff, each enrolled from their first photo as ``kiosk enroll`` does. Those
 with three or more photos walk up (frames made by ``tests/walkup.py``: from
 about 3 m, looking aside on the way in with their third photo, a blurred
 moment, then facing the camera with their second photo) and the real
-:class:`kiosk.loop.KioskLoop` reads the frames at the camera's rate, so a slow
+:class:`kiosk.loop.KioskLoop` (built as ``kiosk run`` builds it) reads the frames at the camera's rate, so a slow
 pipeline drops behind as it would at the door. Reported: how many walk-ups
 ended in the right welcome, a wrong name, "not recognised" or nothing, and
 the median and 90th percentile of the wait, in milliseconds and in frames.
@@ -30,11 +30,15 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.cli import build_encoder  # noqa: E402
-from kiosk.config import BUNDLED_MODELS, AttendanceSettings, DisplaySettings, RecognitionSettings  # noqa: E402
+from kiosk.application import Application  # noqa: E402
+from kiosk.composition import (
+    build_encoder,  # noqa: E402
+    build_loop,  # noqa: E402
+)
+from kiosk.config import BUNDLED_MODELS, AttendanceSettings, Config, DisplaySettings, RecognitionSettings  # noqa: E402
 from kiosk.enrollment import EnrollmentError, make_reference  # noqa: E402
-from kiosk.loop import KioskLoop, Status  # noqa: E402
 from kiosk.recognition import Recognizer  # noqa: E402
+from kiosk.status import Status  # noqa: E402
 from kiosk.store import Store  # noqa: E402
 from tests.walkup import EMPTY, walk_up  # noqa: E402
 
@@ -115,6 +119,7 @@ def main() -> None:
                                              model_version=encoder.embedder.contract.version)
         walkers = [p for p in people(lfw, 3) if p in ids][: args.walkers]
         recognizer = Recognizer(encoder, settings)
+        config = Config(recognition=settings, attendance=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False))
         outcomes = {"right": 0, "wrong": 0, "not recognised": 0, "nothing": 0, "no good frame": 0}
         waits_ms, waits_frames = [], []
         for person in tqdm(walkers, desc="walking up", unit="person"):
@@ -123,9 +128,7 @@ def main() -> None:
             good = [i for i, f in enumerate(frames) if encoder.check(f).good]
             camera = PacedReplay(frames, args.fps)
             watch = Watch()
-            loop = KioskLoop(open_camera=lambda camera=camera: camera, recognizer=recognizer, store=store, recognition=settings,
-                             rules=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False),
-                             kiosk_id="benchmark", model_version=encoder.embedder.contract.version, status=watch)
+            loop = build_loop(config, Application(store, recognizer, config.attendance, "benchmark"), watch, lambda camera=camera: camera)
             loop.run()
             if not good:
                 outcomes["no good frame"] += 1

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 IN, OUT = "in", "out"
 PUNCH, ADDED, VOID, REDIRECT = "punch", "added", "void", "redirect"  # entry kinds
-KINDS = (PUNCH, ADDED, VOID, REDIRECT)
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ def elapsed(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
     """Real time between two moments. (Python subtracts datetimes that share
     a zone object as wall-clock times, which is an hour off across a
     daylight-saving change; in UTC it is right.)"""
-    return end.astimezone(dt.timezone.utc) - start.astimezone(dt.timezone.utc)
+    return end.astimezone(dt.UTC) - start.astimezone(dt.UTC)
 
 
 def work_day(at: dt.datetime, zone: dt.tzinfo, day_start: dt.time = dt.time(0)) -> dt.date:
@@ -85,7 +83,7 @@ def door_duplicates(entries: list[Entry], cooldown_seconds: float) -> set[int]:
     name sorts first, so every member merges alike."""
     voided = {e.target for e in entries if e.kind == VOID}
     real = sorted((e for e in entries if e.kind == PUNCH and e.id not in voided),
-                  key=lambda e: (e.employee_id, e.at.astimezone(dt.timezone.utc), e.kiosk_id or "", e.id))
+                  key=lambda e: (e.employee_id, e.at.astimezone(dt.UTC), e.kiosk_id or "", e.id))
     duplicates: set[int] = set()
     kept: Entry | None = None
     for e in real:
@@ -259,11 +257,3 @@ def absent(expected: dict[int, dt.time | None], records: list[DayRecord], day: d
     arrived = {r.employee_id for r in records if r.day == day and r.first_in is not None}
     return sorted(p for p, due in expected.items()
                   if due is not None and p not in arrived and dt.datetime.combine(day, due, tzinfo=zone) <= now)
-
-
-def zone_named(name: str) -> dt.tzinfo:
-    """An IANA zone by name (``Europe/Berlin``); errors say so."""
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r} (use a name such as 'Europe/Berlin')") from exc

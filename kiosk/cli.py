@@ -1,5 +1,5 @@
-"""The ``kiosk`` command and the composition root: the one place that creates
-cameras, models, the store and the web server and wires them together."""
+"""The ``kiosk`` command: parses the command line and calls the composition
+root (:mod:`kiosk.composition`) and the application's operations."""
 
 from __future__ import annotations
 
@@ -7,139 +7,35 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
-import time
-from dataclasses import replace
 from pathlib import Path
 
-
+from kiosk import composition
 from kiosk.config import Config, ConfigError, load_config
 
 log = logging.getLogger("kiosk")
 
 
-def _db_path(config: Config) -> Path:
-    return Path(config.kiosk.data_dir) / "kiosk.db"
-
-
-def _central(config: Config):
-    from kiosk.central import Central
-
-    return Central(config.fleet.database_url, connect_timeout=config.fleet.connect_timeout_seconds)
-
-
-def _open_store(config: Config, central=None, create: bool = True, appended=None):
-    """The kiosk's database: its own SQLite file, or a fleet member's replica of the fleet database."""
-    from kiosk.store import Store
-
-    if not config.fleet.enabled:
-        return Store(_db_path(config), create=create)
-    from kiosk.replica import ReplicaStore
-
-    return ReplicaStore(_db_path(config), central or _central(config), create=create, appended=appended)
-
-
-def _check_fleet(central) -> str:
-    """The fleet database's schema, when it can be reached now (a kiosk starts offline when not)."""
-    from kiosk.central import Unreachable
-
-    try:
-        central.check_schema()
-        return "reachable"
-    except Unreachable as exc:
-        return f"not reachable now ({exc}); the kiosk starts on its last gallery and sends punches when it is back"
-
-
-def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, quality=None, detector: str = "full"):
-    """Detector, the aligner the model's sidecar names, and the model: the
-    face pipeline of ``run``, ``enroll`` and ``identify`` (and of the tests
-    and benchmarks)."""
-    from kiosk import landmarks
-    from kiosk.alignment import make_aligner
-    from kiosk.detection import make_detector
-    from kiosk.embedding import Embedder
-    from kiosk.config import QualitySettings
-    from kiosk.recognition import FaceEncoder
-
-    faces = make_detector(detector, threads=threads)
-    embedder = Embedder.load(model_path, num_threads=threads, edgetpu=edgetpu)
-    aligner = make_aligner(embedder.contract.alignment, embedder.input_size,
-                           lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())))
-    return FaceEncoder(faces, aligner, embedder, quality or QualitySettings())
-
-
-def _encoder(config: Config):
-    return build_encoder(config.model.file, threads=config.model.threads, edgetpu=config.model.edgetpu, quality=config.quality,
-                         detector=config.model.detector)
-
-
-def _recognizer(config: Config, encoder):
-    from kiosk.recognition import Recognizer
-
-    return Recognizer(encoder, config.recognition, config.model.threshold)
-
-
 def cmd_check_config(args, config: Config) -> int:
-    """Everything ``run`` checks before it starts: the settings (done by
-    loading them), the model and landmark files as run loads them, the
-    address to serve on, the TLS files and the data folder."""
-    import socket
-
-    encoder = _encoder(config)  # loads every model file exactly as run does
-    contract = encoder.embedder.contract
-    try:
-        socket.getaddrinfo(config.web.host, config.web.port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConfigError(f"web.host: cannot resolve {config.web.host!r} ({exc.strerror})") from None
-    for key in ("tls_cert", "tls_key"):
-        path = getattr(config.web, key)
-        if path is not None and not Path(path).is_file():
-            raise ConfigError(f"web.{key}: {path} not found")
-    if config.camera.source == "replay" and not Path(config.camera.replay_path).exists():
-        raise ConfigError(f"camera.replay_path: {config.camera.replay_path} not found")
-    data_dir = Path(config.kiosk.data_dir)
-    if data_dir.exists() and not os.access(data_dir, os.W_OK):
-        raise ConfigError(f"kiosk.data_dir: {data_dir} is not writable by this user")
-    fleet = ""
-    if config.fleet.enabled:
-        from kiosk.central import CentralError, redacted
-
-        central = _central(config)
-        try:
-            fleet = f"; fleet database {redacted(config.fleet.database_url)}: {_check_fleet(central)}"
-        except CentralError as exc:
-            raise ConfigError(f"fleet.database_url: {exc}") from None
-        finally:
-            central.close()
-    print(f"{args.config or 'built-in defaults'}: OK (model {contract.version}, {contract.alignment}, "
-          f"threshold {contract.threshold:.4f} at a pair false-accept rate of {contract.metrics.get('far_target', '?')}){fleet}")
+    print(composition.check_config(config, args.config or "built-in defaults"))
     return 0
 
 
 def cmd_enroll(args, config: Config) -> int:
-    from kiosk.enrollment import EnrollmentError, lookalikes, make_reference, read_photo
+    from kiosk.application import LooksLikeSomeone
+    from kiosk.enrollment import EnrollmentError, make_reference, read_photo
 
-    encoder = _encoder(config)
-    try:
-        ref = make_reference(encoder, read_photo(args.photo))
+    rec = composition.recognizer(config)
+    try:  # the photo first: a bad one creates no database
+        ref = make_reference(rec.encoder, read_photo(args.photo))
     except EnrollmentError as exc:
         raise ValueError(str(exc) if str(exc).startswith(args.photo) else f"{args.photo}: {exc}") from None
-    store = _open_store(config)
-    version = encoder.embedder.contract.version
-    if config.fleet.enabled:
-        store.pull_gallery(version)  # look-alikes among the whole fleet's staff
-    gallery = store.gallery(version)
-    # The threshold the gallery will use once this person is in it.
-    threshold = _recognizer(config, encoder).thresholds(len(gallery) + 1).good
-    similar = lookalikes(gallery, ref.embedding, threshold)
-    if similar and not args.force:
-        names = ", ".join(f"{s.name} (#{s.employee_id}, distance {s.distance:.3f})" for s in similar)
-        raise ValueError(f"{args.photo}: this face would be recognised as {names}; use --force to enroll anyway")
-    employee_id = store.add_employee(args.name, image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
-                                     model_version=version)
-    print(json.dumps({"id": employee_id, "name": args.name.strip(), **({"note": ref.note} if ref.note else {})}))
+    app = composition.application(config, composition.open_store(config), rec)
+    try:
+        enrolled = app.enrol(args.name, ref, force=args.force)
+    except LooksLikeSomeone as exc:
+        raise ValueError(f"{args.photo}: {exc}; use --force to enroll anyway") from None
+    print(json.dumps({"id": enrolled.employee_id, "name": enrolled.name, **({"note": enrolled.note} if enrolled.note else {})}))
     return 0
 
 
@@ -162,8 +58,9 @@ def cmd_set_password(args, config: Config) -> int:
 def cmd_remove(args, config: Config) -> int:
     from kiosk.store import UnknownEmployee
 
+    app = composition.application(config, composition.open_store(config, create=False), with_model=False)
     try:
-        _open_store(config, create=False).remove_employee(args.id, purge_attendance=args.purge)
+        app.remove(args.id, purge=args.purge)
     except UnknownEmployee:
         raise ValueError(f"no employee with id {args.id}") from None
     print(f"removed employee {args.id}")
@@ -174,14 +71,14 @@ def cmd_list(args, config: Config) -> int:
     from kiosk.contract import load_contract
     from kiosk.store import Store
 
-    store = Store(_db_path(config), create=False)
+    store = Store(composition.db_path(config), create=False)
     stale = set(store.stale_references(load_contract(config.model.file).version))
     for e in store.employees():
         print(f"{e.id}\t{e.name}\t{e.created}" + ("\tNEEDS A NEW PHOTO (enrolled for another model)" if e.id in stale else ""))
     return 0
 
 
-def identify_photo(path: str, recognizer, gallery) -> dict:
+def identify_photo(path: str, app, gallery) -> dict:
     """What the kiosk would decide for one photo, as a JSON-ready dict."""
     from kiosk.enrollment import EnrollmentError, read_photo
 
@@ -189,7 +86,7 @@ def identify_photo(path: str, recognizer, gallery) -> dict:
         image = read_photo(path)
     except EnrollmentError as exc:
         return {"photo": path, "error": str(exc)}
-    result = recognizer.recognize(image, gallery)
+    result = app.identify(image, gallery)
     out = {"photo": path, "quality": result.quality.tier or "refused"}
     if result.quality.reason:
         out["quality_reason"] = result.quality.reason
@@ -208,12 +105,11 @@ def cmd_identify(args, config: Config) -> int:
     """One JSON object per photo and line, like face_recognition's CLI on a folder."""
     from kiosk.store import Store
 
-    encoder = _encoder(config)
-    recognizer = _recognizer(config, encoder)
-    gallery = Store(_db_path(config), create=False).gallery(encoder.embedder.contract.version)
+    app = composition.application(config, Store(composition.db_path(config), create=False))
+    gallery = app.gallery()
     failed = 0
     for path in _photo_paths(args.photos):
-        result = identify_photo(str(path), recognizer, gallery)
+        result = identify_photo(str(path), app, gallery)
         failed += "error" in result
         print(json.dumps(result), flush=True)
     return 1 if failed else 0
@@ -231,122 +127,13 @@ def _photo_paths(items: list[str]):
 
 
 def cmd_run(args, config: Config) -> int:
-    from werkzeug.serving import make_server
-
-    from kiosk.cameras.factory import open_camera
-    from kiosk.enrollment import reembed
-    from kiosk.health import Heartbeat, judge
-    from kiosk.loop import KioskLoop, Screen, Status
-    from kiosk.store import StoreError, lock_data_dir
-    from kiosk.systemd import Notifier
-    from kiosk.web import Services, create_app, passwords
-
     if args.replay:  # --replay PATH means the replay source
-        config = replace(config, camera=replace(config.camera, source="replay", replay_path=args.replay))
+        config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": "replay", "replay_path": args.replay})})
     elif args.source:
-        config = replace(config, camera=replace(config.camera, source=args.source))
+        config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": args.source})})
     if config.camera.source == "replay" and not config.camera.replay_path:
         raise ConfigError("camera.source is \"replay\" but no replay path was given (--replay PATH or camera.replay_path)")
-    data_dir = Path(config.kiosk.data_dir)
-    lock = lock_data_dir(data_dir)  # held until the process ends
-    notifier = Notifier()
-    encoder = _encoder(config)
-    contract = encoder.embedder.contract
-    central = replicator = None
-    if config.fleet.enabled:
-        from kiosk.central import redacted
-        from kiosk.replica import Replicator
-
-        central = _central(config)
-        log.info("fleet member %s of %s: %s", config.kiosk.id, redacted(config.fleet.database_url), _check_fleet(central))
-        replicator = Replicator(lambda: _open_store(config, central), central, site=config.fleet.site,
-                                model_version=contract.version, interval=config.fleet.sync_seconds)
-    store = _open_store(config, central, appended=replicator.wake.set if replicator else None)
-    store.quick_check()
-    redone, need_photo = reembed(store, encoder)
-    if redone:
-        log.info("re-embedded %d reference faces for model %s", redone, contract.version)
-    if need_photo:
-        log.warning("%d people were enrolled for another model and need a new photo (see 'kiosk list' or the admin page)", len(need_photo))
-    recognizer = _recognizer(config, encoder)
-    status = Status(model_version=contract.version)
-    loop = KioskLoop(
-        open_camera=lambda: open_camera(config.camera), recognizer=recognizer, store=store,
-        recognition=config.recognition, rules=config.attendance, display=config.display,
-        kiosk_id=config.kiosk.id, model_version=contract.version, status=status,
-    )
-    services = Services(status, str(_db_path(config)), encoder, recognizer,
-                        capture=(lambda: loop.latest_frame) if config.camera.source != "none" else None,
-                        open_store=(lambda: _open_store(config, central)) if central else None,
-                        sync=replicator.state.snapshot if replicator else None,
-                        staff_managed_here=not config.fleet.enabled or args.command == "admin")
-    if replicator:
-        threading.Thread(target=replicator.run, name="fleet-sync", daemon=True).start()
-    tls = (str(config.web.tls_cert), str(config.web.tls_key)) if config.web.tls_cert else None
-    server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True, ssl_context=tls)
-    web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
-    web.start()
-    scheme = "https" if tls else "http"
-    log.info("kiosk page on %s://%s:%d/ and admin page on %s://%s:%d/admin/ (model %s, %d people)", scheme,
-             config.web.host, config.web.port, scheme, config.web.host, config.web.port, contract.version, len(loop.gallery))
-    if not passwords.is_set(data_dir):
-        log.warning("no admin password yet: run 'kiosk admin set-password' to use the admin page")
-
-    camera_enabled = config.camera.source != "none"
-    worker = threading.Thread(target=loop.run, name="loop", daemon=True)
-    fatal: list[str] = []
-
-    def check():
-        try:
-            store.check_file()
-            problem = None
-        except StoreError as exc:
-            problem = str(exc)
-        return judge(web_alive=web.is_alive(), loop_expected=camera_enabled and not loop.finished, loop_alive=worker.is_alive(),
-                     last_progress=status.last_progress, now=time.monotonic(), stall_seconds=STALL_SECONDS, database_problem=problem)
-
-    def on_fatal(reason: str) -> None:
-        fatal.append(reason)
-        loop.stop()
-
-    heartbeat = Heartbeat(notifier, check, notifier.watchdog_interval or 5.0, on_fatal)
-
-    def shutdown(signum, frame):
-        log.info("signal %d: shutting down", signum)
-        notifier.stopping()
-        loop.stop()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    try:
-        if camera_enabled:
-            worker.start()
-        else:
-            status.camera = "disabled in config"
-            status.show(Screen("disabled", "Camera disabled", "admin page only"))
-        heartbeat.start()
-        notifier.ready()
-        # Wait for a signal, an unhealthy verdict, or the end of a replay that does not loop.
-        while not loop.stop_event.wait(1.0):
-            if camera_enabled and loop.finished:
-                break
-    finally:
-        heartbeat.stop()
-        server.shutdown()
-        worker.join(timeout=5)
-        if replicator:
-            replicator.stop()
-            central.close()
-        store.close()
-        lock.close()
-    if fatal or loop.error:
-        raise RuntimeError(f"stopping: {fatal[0] if fatal else loop.error}")
-    return 0
-
-
-# The loop reads frames several times a second and retries a lost camera at
-# least every 10 s; silence this long means it is stuck.
-STALL_SECONDS = 30.0
+    return composition.serve(config)
 
 
 def cmd_admin_serve(args, config: Config) -> int:
@@ -355,12 +142,12 @@ def cmd_admin_serve(args, config: Config) -> int:
     if not config.fleet.enabled:
         raise ConfigError("'kiosk admin serve' is the admin page of a fleet: set [fleet] database_url in the config "
                           "(a standalone kiosk serves its admin page itself, at /admin/)")
-    args.replay, args.source = None, "none"
-    return cmd_run(args, config)
+    config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": "none"})})
+    return composition.serve(config, admin_server=True)
 
 
 def cmd_fleet_migrate(args, config: Config) -> int:
-    from kiosk.central import SCHEMA_VERSION, Central, redacted
+    from kiosk.fleet.central import SCHEMA_VERSION, Central, redacted
 
     url = args.database_url or config.fleet.database_url
     if not url:
@@ -377,18 +164,18 @@ def cmd_fleet_migrate(args, config: Config) -> int:
 def cmd_backup(args, config: Config) -> int:
     from kiosk.backup import backup
 
-    path = backup(_db_path(config), Path(args.dest or Path(config.kiosk.data_dir) / "backups"))
+    path = backup(composition.db_path(config), Path(args.dest or Path(config.kiosk.data_dir) / "backups"))
     print(path)
     return 0
 
 
 def cmd_restore(args, config: Config) -> int:
     from kiosk.backup import restore
-    from kiosk.store import lock_data_dir
+    from kiosk.data_folder import lock_data_dir
 
     lock = lock_data_dir(Path(config.kiosk.data_dir))  # refuses while a kiosk runs on this folder
     try:
-        summary = restore(Path(args.backup), _db_path(config))
+        summary = restore(Path(args.backup), composition.db_path(config))
     finally:
         lock.close()
     print(f"restored {args.backup}: {summary['employees']} employees, {summary['attendance_rows']} attendance rows")

@@ -70,7 +70,7 @@ def default_model_path(kind: str = "short") -> Path:
 class Detector(Protocol):
     """What the rest of the kiosk needs of a face detector."""
 
-    def detect(self, frame: np.ndarray, *, bgr: bool = True) -> list["Detection"]: ...
+    def detect(self, frame: np.ndarray, *, bgr: bool = True) -> list[Detection]: ...
 
 
 class CloseUpFallback:
@@ -84,7 +84,7 @@ class CloseUpFallback:
         self.primary = primary
         self.fallback = fallback
 
-    def detect(self, frame: np.ndarray, *, bgr: bool = True) -> list["Detection"]:
+    def detect(self, frame: np.ndarray, *, bgr: bool = True) -> list[Detection]:
         return self.primary.detect(frame, bgr=bgr) or self.fallback.detect(frame, bgr=bgr)
 
 

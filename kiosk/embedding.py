@@ -27,7 +27,7 @@ class Embedder:
         self.model = model
 
     @classmethod
-    def load(cls, model_path, *, num_threads: int = 1, edgetpu: bool = False) -> "Embedder":
+    def load(cls, model_path, *, num_threads: int = 1, edgetpu: bool = False) -> Embedder:
         contract = load_contract(model_path)
         return cls(contract, TFLiteModel(contract.model_path, num_threads=num_threads, edgetpu=edgetpu))
 

@@ -52,7 +52,7 @@ class _Quant:
     dtype: np.dtype
 
     @classmethod
-    def of(cls, detail: dict) -> "_Quant | None":
+    def of(cls, detail: dict) -> _Quant | None:
         scale, zero_point = detail["quantization"]
         if detail["dtype"] in (np.int8, np.uint8) and scale:
             return cls(float(scale), int(zero_point), np.dtype(detail["dtype"]))
@@ -104,22 +104,16 @@ class TFLiteModel:
     def is_quantized(self) -> bool:
         return self._in_quant[0] is not None
 
-    def output_index_by_name(self, name: str) -> int:
-        for i, detail in enumerate(self.outputs):
-            if detail["name"] == name:
-                return i
-        raise InferenceError(f"{self.path}: no output named {name!r}")
-
     def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
         if len(arrays) != len(self.inputs):
             raise InferenceError(f"{self.path}: expects {len(self.inputs)} input(s), got {len(arrays)}")
-        for detail, quant, array in zip(self.inputs, self._in_quant, arrays):
+        for detail, quant, array in zip(self.inputs, self._in_quant, arrays, strict=True):
             array = np.asarray(array, dtype=np.float32)
             value = quant.quantize(array) if quant else array.astype(detail["dtype"], copy=False)
             self._interpreter.set_tensor(detail["index"], value)
         self._interpreter.invoke()
         results = []
-        for detail, quant in zip(self.outputs, self._out_quant):
+        for detail, quant in zip(self.outputs, self._out_quant, strict=True):
             value = self._interpreter.get_tensor(detail["index"])
             results.append(quant.dequantize(value) if quant else value.astype(np.float32, copy=True))
         return results

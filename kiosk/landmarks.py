@@ -52,7 +52,7 @@ def dlib_face_square(face: Detection) -> np.ndarray:
 class DlibLandmarks:
     """dlib's 5-point predictor started where dlib's detector would have boxed the face."""
 
-    def __init__(self, predictor: "ShapePredictor"):
+    def __init__(self, predictor: ShapePredictor):
         self.predictor = predictor
 
     def five_points(self, frame_bgr: np.ndarray, face: Detection) -> np.ndarray:
@@ -92,7 +92,7 @@ class ShapePredictor:
         self._leaf_base = np.arange(trees) * leaves - splits
 
     @classmethod
-    def load(cls, path: str | Path) -> "ShapePredictor":
+    def load(cls, path: str | Path) -> ShapePredictor:
         path = Path(path)
         if not path.is_file():
             raise InferenceError(f"{path}: landmark model not found; it ships in kiosk/models (made by 'trainer convert-landmarks')")

@@ -61,7 +61,7 @@ def best_matches(gallery: np.ndarray, queries: np.ndarray) -> list[Match | None]
     pair = d[rows, two]
     order = np.argsort(pair, axis=1)
     two, pair = np.take_along_axis(two, order, 1), np.take_along_axis(pair, order, 1)
-    return [Match(int(i[0]), float(p[0]), float(p[1])) for i, p in zip(two, pair)]
+    return [Match(int(i[0]), float(p[0]), float(p[1])) for i, p in zip(two, pair, strict=True)]
 
 
 def gallery_threshold(far_thresholds: dict[float, float], gallery_size: int, stranger_rate: float) -> float:

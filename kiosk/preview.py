@@ -31,3 +31,18 @@ def render(frame_bgr: np.ndarray, box: np.ndarray | None, good: bool, width: int
     if not ok:
         raise ValueError("could not encode the preview")
     return data.tobytes()
+
+
+class PreviewFeed:
+    """Renders the preview for ``status`` at most ``fps`` times a second, and
+    only while someone watches it (``status.preview_viewers``)."""
+
+    def __init__(self, status, fps: float):
+        self.status, self.interval = status, 1.0 / fps
+        self._last = float("-inf")
+
+    def offer(self, frame_bgr: np.ndarray, box: np.ndarray | None, good: bool, now: float) -> None:
+        if self.status.preview_viewers <= 0 or now - self._last < self.interval:
+            return
+        self._last = now
+        self.status.set_preview(render(frame_bgr, box, good))

@@ -1,11 +1,11 @@
-"""detect -> quality gate -> align -> embed -> match, and the k-of-n vote that
-turns per-frame matches into one decision about the person at the kiosk."""
+"""detect -> quality gate -> align -> embed -> match: one frame or photo
+against the gallery. The decision per visit is kiosk.visits' (fed by
+kiosk.visit_decision)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,26 +150,3 @@ class Recognizer:
             result.threshold = self.thresholds(len(gallery)).for_tier(quality.tier)
             result.accepted = match.accepted(result.threshold, self.settings.margin_fraction * result.threshold)
         return result
-
-
-class Voter:
-    """Accept a person only after ``needed`` of the last ``window`` frames with a
-    face agreed on them; a frame without a face resets nothing but counts."""
-
-    def __init__(self, needed: int = 3, window: int = 5):
-        self.needed = needed
-        self.votes: deque[int | None] = deque(maxlen=window)
-
-    def add(self, result: FrameResult) -> int | None:
-        if not result.face_found:
-            self.votes.clear()
-            return None
-        self.votes.append(result.employee_id if result.accepted else None)
-        if result.accepted and self.votes.count(result.employee_id) >= self.needed:
-            self.votes.clear()
-            return result.employee_id
-        return None
-
-    def unknown_streak(self) -> bool:
-        """The window is full of faces that matched nobody: a stranger."""
-        return len(self.votes) == self.votes.maxlen and all(v is None for v in self.votes)

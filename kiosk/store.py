@@ -1,98 +1,37 @@
-"""SQLite storage: the gallery (one reference crop and embedding per employee)
-and the append-only attendance log.
+"""The kiosk's SQLite database as a repository: people and their reference
+faces (the gallery), and the append-only attendance log.
 
-WAL with synchronous=FULL: a punch is on disk when ``record_punch`` returns,
-and a kill -9 or power cut never corrupts the file.
+WAL with synchronous=FULL: a punch is on disk when ``record_visit`` returns,
+and a kill -9 or power cut never corrupts the file. The schema lives in
+``kiosk/migrations`` (see kiosk.schema); the image codec in kiosk.image_codec.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import sqlite3
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from kiosk import attendance
+from kiosk import attendance, schema
 from kiosk.attendance import Entry
+from kiosk.data_folder import make_private
 from kiosk.detection import Detection
+from kiosk.image_codec import decode_png, encode_png, face_from_json, face_to_json
 from kiosk.names import clean_name
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS employees (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    created TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1,
-    expected_start TEXT              -- local HH:MM they are due, for "late" and "not arrived" (schema 3)
-);
-CREATE TABLE IF NOT EXISTS reference_faces (
-    employee_id INTEGER PRIMARY KEY REFERENCES employees(id),
-    crop_png BLOB NOT NULL,          -- the embedding model's aligned crop (before schema 2: the only image kept)
-    embedding BLOB NOT NULL,         -- float32 unit vector
-    model_version TEXT NOT NULL,
-    image_png BLOB,                  -- face-centred reference image any later model can re-align (schema 2)
-    face_json TEXT                   -- the face's box, score and keypoints in image_png (schema 2)
-);
-CREATE TABLE IF NOT EXISTS attendance (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    employee_id INTEGER NOT NULL,
-    at TEXT NOT NULL,                -- ISO 8601 with UTC offset: the punch (void/redirect: when the correction was made)
-    day TEXT NOT NULL,               -- the work day it counted for when recorded
-    direction TEXT CHECK (direction IN ('in', 'out')),  -- NULL for a void
-    distance REAL,
-    kiosk_id TEXT NOT NULL,
-    model_version TEXT,
-    kind TEXT NOT NULL DEFAULT 'punch' CHECK (kind IN ('punch', 'added', 'void', 'redirect')),
-    author TEXT,
-    note TEXT,
-    target_id INTEGER REFERENCES attendance(id),  -- the entry a void or redirect corrects (schema 3)
-    uuid TEXT,                       -- the entry's name across a fleet (schema 4; NULL before)
-    CHECK ((kind IN ('void', 'redirect')) = (target_id IS NOT NULL)),
-    CHECK (kind = 'void' OR direction IS NOT NULL)
-);
-CREATE INDEX IF NOT EXISTS attendance_day ON attendance(day, employee_id);
-CREATE UNIQUE INDEX IF NOT EXISTS attendance_uuid ON attendance(uuid);
--- Entries this member recorded and the fleet database has not confirmed yet (schema 4).
-CREATE TABLE IF NOT EXISTS outbox (attendance_id INTEGER PRIMARY KEY REFERENCES attendance(id));
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta VALUES ('gallery_generation', '0');
-CREATE TRIGGER IF NOT EXISTS attendance_append_only_update BEFORE UPDATE ON attendance
-BEGIN SELECT RAISE(ABORT, 'attendance is append-only: record a correction instead'); END;
-CREATE TRIGGER IF NOT EXISTS attendance_append_only_delete BEFORE DELETE ON attendance
-WHEN (SELECT value FROM meta WHERE key = 'purging') IS NULL
-BEGIN SELECT RAISE(ABORT, 'attendance is append-only: record a correction instead'); END;
-"""
-
-
-SCHEMA_VERSION = 4
-# Each step takes a database from the version before it; run in order inside one transaction.
-MIGRATIONS = {
-    2: ("ALTER TABLE reference_faces ADD COLUMN image_png BLOB", "ALTER TABLE reference_faces ADD COLUMN face_json TEXT"),
-    # Corrections become kinds of their own (added, void, redirect): the table is rebuilt with
-    # the new checks and every row copied (old corrections were added punches).
-    3: ("ALTER TABLE employees ADD COLUMN expected_start TEXT",
-        "ALTER TABLE attendance RENAME TO attendance_v2",
-        "DROP TRIGGER IF EXISTS attendance_append_only_update",
-        "DROP TRIGGER IF EXISTS attendance_append_only_delete",
-        "DROP INDEX IF EXISTS attendance_day",
-        "@attendance",
-        "INSERT INTO attendance (id, employee_id, at, day, direction, distance, kiosk_id, model_version, kind, author, note) "
-        "SELECT id, employee_id, at, day, direction, distance, kiosk_id, model_version, "
-        "CASE kind WHEN 'correction' THEN 'added' ELSE kind END, author, note FROM attendance_v2",
-        "DROP TABLE attendance_v2"),
-    # Entries get a UUID, so a fleet can send them twice harmlessly (the rebuild of step 3 already has the column).
-    4: ("+attendance uuid TEXT",),
-}
+RESTORE_HINT = "restore a backup with 'kiosk restore FILE' (backups are in DATA_DIR/backups)"
+# The rules look back this far: the cooldown and the work day so far.
+HISTORY_NEEDED = dt.timedelta(days=2)
 
 
 class UnknownEmployee(KeyError):
-    pass
+    """No active person with that id."""
 
 
 class StoreError(RuntimeError):
@@ -113,10 +52,31 @@ class StoredReference:
 
 @dataclass(frozen=True)
 class Employee:
+    """An active person as the admin pages list them."""
+
     id: int
     name: str
     created: str
     expected_start: str | None = None  # HH:MM
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One row of the raw attendance log, as recorded, with the person's name."""
+
+    id: int
+    employee_id: int
+    name: str
+    at: str  # ISO 8601 with offset
+    day: str  # the work day it counted for when recorded
+    direction: str | None
+    kind: str
+    target_id: int | None
+    kiosk_id: str
+    author: str | None
+    note: str | None
+    distance: float | None
+    uuid: str | None
 
 
 @dataclass(frozen=True)
@@ -131,90 +91,18 @@ class Gallery:
     def __len__(self) -> int:
         return len(self.ids)
 
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    path = Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-    db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA foreign_keys=ON")
-    _migrate(db)
-    return db
+    def name_of(self, employee_id: int) -> str | None:
+        hits = np.flatnonzero(self.ids == employee_id)
+        return self.names[hits[0]] if len(hits) else None
 
 
-def _statements(script: str) -> list[str]:
-    """A script's statements one by one (executescript would commit the open transaction)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    return statements
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Create a new database, or bring an older one up to SCHEMA_VERSION."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version == SCHEMA_VERSION:
-        return
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"database schema {version} is newer than this kiosk's ({SCHEMA_VERSION}): it was written by a "
-                         "newer version; upgrade the kiosk software")
-    fresh = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'reference_faces'").fetchone()[0] == 0
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        if not fresh:
-            # Databases from before versioning are schema 1.
-            for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[step]:
-                    if statement.startswith("@"):  # a table of the current schema, created here
-                        statement = next(s for s in _statements(SCHEMA) if s.startswith(f"CREATE TABLE IF NOT EXISTS {statement[1:]} "))
-                    elif statement.startswith("+"):  # a column, unless an earlier step's rebuild made it
-                        table, column, kind = statement[1:].split(" ", 2)
-                        if any(r[1] == column for r in db.execute(f"PRAGMA table_info({table})")):
-                            continue
-                        statement = f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
-                    db.execute(statement)
-        for statement in _statements(SCHEMA):
-            db.execute(statement)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def face_to_json(face: Detection) -> str:
-    return json.dumps({"box": face.box.round(2).tolist(), "score": round(float(face.score), 4), "keypoints": face.keypoints.round(2).tolist()})
-
-
-def face_from_json(text: str) -> Detection:
-    data = json.loads(text)
-    return Detection(np.array(data["box"], np.float32), float(data["score"]), np.array(data["keypoints"], np.float32))
-
-
-def encode_png(crop_rgb: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", crop_rgb[:, :, ::-1])
-    if not ok:
-        raise ValueError("could not encode the reference crop")
-    return data.tobytes()
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
-
-
-RESTORE_HINT = "restore a backup with 'kiosk restore FILE' (backups are in DATA_DIR/backups)"
+Rule = Callable[[list[Entry]], "attendance.Decision"]
 
 
 class Store:
-    """One connection per thread; every write is its own durable transaction.
-    ``create=False`` refuses to start a new database (commands that only read)."""
-
-    outbox = False  # a fleet member also queues each entry it appends for the fleet database
+    """The repository. Safe to share between threads: each thread gets its own
+    connection (SQLite's rule), opened on first use; every write is its own
+    durable transaction. ``create=False`` refuses to start a new database."""
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
@@ -225,12 +113,55 @@ class Store:
         if self.path.exists() and self.path.stat().st_size == 0:
             raise StoreError(f"{self.path}: the database file is empty (0 bytes), so it was damaged; {RESTORE_HINT}, "
                              "or delete the file to start with no one enrolled")
+        self._local = threading.local()
+        self._open: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         try:
-            self.db = connect(self.path)
+            schema.migrate(self.db)
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreError(f"{self.path}: not a readable kiosk database ({exc}); {RESTORE_HINT}") from None
-        _private(self.path)
+        except schema.SchemaError as exc:
+            self.close()
+            raise StoreError(f"{self.path}: {exc}") from None
+        make_private(self.path)
         self._identity = _identity(self.path)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            try:
+                for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+                    conn.execute(f"PRAGMA {pragma}")
+            except sqlite3.DatabaseError:
+                conn.close()
+                raise
+            self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def release(self) -> None:
+        """Close this thread's connection (a web request's, when it ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                self._open.remove(conn)
+            conn.close()
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            conns, self._open = self._open, []
+        self._local = threading.local()
+        for conn in conns:
+            conn.close()
 
     def check_file(self) -> None:
         """Raise if the database file was deleted or replaced since it was opened
@@ -249,16 +180,14 @@ class Store:
         if problems != ["ok"]:
             raise StoreError(f"{self.path}: the database is damaged ({'; '.join(problems[:3])}); {RESTORE_HINT}")
 
-    def close(self) -> None:
-        self.db.close()
-
-    def _bump(self) -> None:
+    def bump_generation(self) -> None:
+        """Tell every reader of the gallery that it changed (inside the writer's transaction)."""
         self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'gallery_generation'")
 
     def generation(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0])
 
-    # -- employees -----------------------------------------------------------------
+    # -- people ----------------------------------------------------------------------
     def add_employee(self, name: str, *, image: np.ndarray | None, face: Detection | None, crop: np.ndarray,
                      embedding: np.ndarray, model_version: str) -> int:
         name = clean_name(name)
@@ -266,7 +195,7 @@ class Store:
             self.db.execute("BEGIN IMMEDIATE")
             cur = self.db.execute("INSERT INTO employees (name, created) VALUES (?, ?)", (name, _now().isoformat()))
             self._put_reference(cur.lastrowid, image, face, crop, embedding, model_version)
-            self._bump()
+            self.bump_generation()
         return int(cur.lastrowid)
 
     def replace_reference(self, employee_id: int, *, image: np.ndarray | None, face: Detection | None, crop: np.ndarray,
@@ -275,15 +204,12 @@ class Store:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self._put_reference(employee_id, image, face, crop, embedding, model_version)
-            self._bump()
+            self.bump_generation()
 
     def _put_reference(self, employee_id, image, face, crop, embedding, model_version) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO reference_faces (employee_id, crop_png, embedding, model_version, image_png, face_json) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (employee_id, encode_png(crop), np.asarray(embedding, np.float32).tobytes(), model_version,
-             None if image is None else encode_png(image[:, :, ::-1]), None if face is None else face_to_json(face)),
-        )
+            "VALUES (?, ?, ?, ?, ?, ?)", reference_row(employee_id, image, face, crop, embedding, model_version))
 
     def rename(self, employee_id: int, name: str) -> None:
         name = clean_name(name)
@@ -291,7 +217,7 @@ class Store:
             self.db.execute("BEGIN IMMEDIATE")
             if self.db.execute("UPDATE employees SET name = ? WHERE id = ? AND active = 1", (name, employee_id)).rowcount == 0:
                 raise UnknownEmployee(employee_id)
-            self._bump()
+            self.bump_generation()
 
     def remove_employee(self, employee_id: int, purge_attendance: bool = False) -> None:
         """Deletes the photo and embedding; attendance stays unless purged."""
@@ -304,7 +230,7 @@ class Store:
                 self.db.execute("INSERT INTO meta VALUES ('purging', '1')")
                 self.db.execute("DELETE FROM attendance WHERE employee_id = ?", (employee_id,))
                 self.db.execute("DELETE FROM meta WHERE key = 'purging'")
-            self._bump()
+            self.bump_generation()
 
     def get_employee(self, employee_id: int) -> Employee:
         row = self.db.execute("SELECT id, name, created, expected_start FROM employees WHERE id = ? AND active = 1",
@@ -339,7 +265,11 @@ class Store:
     def reference_crop(self, employee_id: int) -> np.ndarray:
         return self.reference(employee_id).crop
 
-    # -- gallery -------------------------------------------------------------------
+    def names(self, include_removed: bool = True) -> dict[int, str]:
+        sql = "SELECT id, name FROM employees" + ("" if include_removed else " WHERE active = 1")
+        return {r[0]: r[1] for r in self.db.execute(sql)}
+
+    # -- the gallery ---------------------------------------------------------------------
     def gallery(self, model_version: str) -> Gallery:
         generation = self.generation()
         rows = self.db.execute(
@@ -353,6 +283,10 @@ class Store:
             np.array([r[0] for r in rows]), [r[1] for r in rows],
             np.stack([np.frombuffer(r[2], np.float32) for r in rows]), generation,
         )
+
+    def latest_gallery(self, model_version: str) -> Gallery:
+        """The gallery as fresh as can be had (a fleet member pulls first)."""
+        return self.gallery(model_version)
 
     def stale_references(self, model_version: str) -> list[int]:
         """Active people whose embedding another model made (or who need a new photo)."""
@@ -368,11 +302,11 @@ class Store:
                 "UPDATE reference_faces SET crop_png = ?, embedding = ?, model_version = ? WHERE employee_id = ?",
                 (encode_png(crop), np.asarray(embedding, np.float32).tobytes(), model_version, employee_id),
             )
-            self._bump()
+            self.bump_generation()
 
-    # -- attendance ------------------------------------------------------------------
-    def record_visit(self, employee_id: int, at: dt.datetime, rule, *, work_day: dt.date, distance: float | None,
-                     kiosk_id: str, model_version: str | None) -> tuple[Entry | None, "attendance.Decision"]:
+    # -- attendance ------------------------------------------------------------------------
+    def record_visit(self, employee_id: int, at: dt.datetime, rule: Rule, *, work_day: dt.date, distance: float | None,
+                     kiosk_id: str, model_version: str | None) -> tuple[Entry | None, attendance.Decision]:
         """Read the person's recent history, let ``rule(history)`` (the
         attendance rules) decide, and append the punch it asks for, all in one
         transaction, so two threads never punch one visit twice."""
@@ -415,9 +349,12 @@ class Store:
             (employee_id, at.isoformat(), day.isoformat(), direction, distance, kiosk_id, model_version, kind, author, note, target,
              str(uuid.uuid4())),
         )
-        if self.outbox:
-            self.db.execute("INSERT INTO outbox VALUES (?)", (cur.lastrowid,))
         return Entry(int(cur.lastrowid), employee_id, at, kind, direction, target, author, note, kiosk_id, distance)
+
+    def entry_owner(self, entry_id: int) -> int | None:
+        """Whose entry ``entry_id`` is (None when there is no such entry)."""
+        row = self.db.execute("SELECT employee_id FROM attendance WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else int(row[0])
 
     def history(self, employee_id: int, since: dt.datetime | None = None) -> list[Entry]:
         """The person's entries from about ``since`` on (whole stored days, so
@@ -447,9 +384,11 @@ class Store:
                 f"SELECT * FROM attendance WHERE target_id IN ({','.join('?' * len(part))})", part) if r["id"] not in have]
         return sorted((_entry(r) for r in rows), key=lambda e: (e.at, e.id))
 
-    def attendance(self, first_day: str | None = None, last_day: str | None = None, employee_id: int | None = None) -> list[sqlite3.Row]:
+    def punch_log(self, first_day: str | None = None, last_day: str | None = None,
+                  employee_id: int | None = None) -> list[LogRow]:
         """The raw log (every row, with the person's name), by stored day."""
-        sql = ("SELECT a.*, e.name FROM attendance a JOIN employees e ON e.id = a.employee_id WHERE 1=1")
+        sql = ("SELECT a.id, a.employee_id, e.name, a.at, a.day, a.direction, a.kind, a.target_id, a.kiosk_id, a.author, "
+               "a.note, a.distance, a.uuid FROM attendance a JOIN employees e ON e.id = a.employee_id WHERE 1=1")
         args: list = []
         if first_day:
             sql += " AND a.day >= ?"
@@ -460,15 +399,13 @@ class Store:
         if employee_id is not None:
             sql += " AND a.employee_id = ?"
             args.append(employee_id)
-        return self.db.execute(sql + " ORDER BY a.at, a.id", args).fetchall()
-
-    def names(self, include_removed: bool = True) -> dict[int, str]:
-        sql = "SELECT id, name FROM employees" + ("" if include_removed else " WHERE active = 1")
-        return {r[0]: r[1] for r in self.db.execute(sql)}
+        return [LogRow(*r) for r in self.db.execute(sql + " ORDER BY a.at, a.id", args)]
 
 
-# The rules look back this far: the cooldown and the work day so far.
-HISTORY_NEEDED = dt.timedelta(days=2)
+def reference_row(employee_id, image, face, crop, embedding, model_version) -> tuple:
+    """A reference face as the columns of ``reference_faces``, in the table's order."""
+    return (employee_id, encode_png(crop), np.asarray(embedding, np.float32).tobytes(), model_version,
+            None if image is None else encode_png(image[:, :, ::-1]), None if face is None else face_to_json(face))
 
 
 def _entry(row: sqlite3.Row) -> Entry:
@@ -481,35 +418,5 @@ def _identity(path: Path) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _private(path: Path) -> None:
-    """The database holds faces: readable by the kiosk's user only."""
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if p.exists() and p.stat().st_mode & 0o077:
-            p.chmod(0o600)
-    folder = path.parent
-    if folder.stat().st_uid == os.getuid() and folder.stat().st_mode & 0o077:
-        folder.chmod(0o700)
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now().astimezone()
-
-
-class DataDirLocked(RuntimeError):
-    """Another kiosk process holds the data folder."""
-
-
-def lock_data_dir(folder: Path):
-    """An exclusive lock on the data folder for as long as the returned file
-    stays open: one running kiosk per folder, and no restore under it."""
-    import fcntl
-
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    handle = open(folder / "kiosk.lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise DataDirLocked(f"{folder}: a kiosk is running on this data folder (it holds {folder / 'kiosk.lock'}); "
-                            "stop it first (sudo systemctl stop face-kiosk)") from None
-    return handle

@@ -16,7 +16,7 @@ towards "not recognised". Within a visit:
   it, when enough of their frames agree.
 
 Pure functions over a frozen state, so the rules are tested on hand-made
-frame results; the loop (:mod:`kiosk.loop`) feeds them and acts on the events.
+frame results; kiosk.visit_decision feeds them and acts on the events.
 """
 
 from __future__ import annotations

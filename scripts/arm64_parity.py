@@ -25,7 +25,7 @@ MIN_COSINE = 0.99
 
 
 def embed(photos: list[str]) -> int:
-    from kiosk.cli import build_encoder
+    from kiosk.composition import build_encoder
     from kiosk.config import BUNDLED_MODEL
     from kiosk.enrollment import EnrollmentError, make_reference, read_photo
 

@@ -57,8 +57,17 @@ class PostgresServer:
 
     def start(self) -> None:
         # fsync stays on: the tests check what survives; the socket lives in the data folder, not /run.
-        self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.data / "server.log"), "-o",
-                  f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c max_connections=100", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.data / "server.log"),
+            "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c max_connections=100",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")

@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kiosk.composition import build_encoder
 from kiosk.config import BUNDLED_MODEL, Config, KioskSettings, RecognitionSettings
-from kiosk.loop import KioskLoop, Status
-from kiosk.cli import build_encoder
-from kiosk.recognition import Recognizer
+from kiosk.status import Status
 from kiosk.store import Store
-from kiosk.web import Services, create_app, passwords
-from tests.conftest import lfw_image
-
-PASSWORD = "correct horse battery"
+from kiosk.web import create_app, passwords
+from tests.helpers import PASSWORD, enroll, form_token, lfw_image, login, make_loop, photo_bytes, punch, services, token_of
 
 
 @pytest.fixture(scope="module")
@@ -28,24 +25,12 @@ def encoder(detector):
 def app(tmp_path, encoder):
     passwords.set_password(tmp_path, PASSWORD)
     config = Config(kiosk=KioskSettings(data_dir=tmp_path))
-    services = Services(Status(), str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()), capture=lambda: None)
-    return create_app(config, services, {"TESTING": True})
+    return create_app(config, services(tmp_path / "kiosk.db", Status(), encoder, capture=lambda: None), {"TESTING": True})
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-
-def token_of(html):
-    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    return m.group(1)
-
-
-def login(client, password=PASSWORD):
-    token = token_of(client.get("/admin/login").get_data(as_text=True))
-    return client.post("/admin/login", data={"csrf_token": token, "password": password})
 
 
 @pytest.fixture
@@ -54,21 +39,10 @@ def admin(client):
     return client
 
 
-def form_token(client, path="/admin/"):
-    return token_of(client.get(path).get_data(as_text=True))
-
-
-def photo_bytes(person, number=1):
-    return lfw_image(person, number).read_bytes()
-
-
-def enroll(client, name, data, filename="face.jpg"):
-    return client.post("/admin/enroll", data={"csrf_token": form_token(client), "name": name, "photo": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
-
-
 def test_without_a_password_the_pages_explain_how_to_set_one(tmp_path, encoder):
-    app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)), Services(Status(), str(tmp_path / "k.db"), encoder), {"TESTING": True})
+    app = create_app(
+        Config(kiosk=KioskSettings(data_dir=tmp_path)), services(tmp_path / "k.db", Status(), encoder), {"TESTING": True}
+    )
     page = app.test_client().get("/admin/")
     assert page.status_code == 503 and b"kiosk admin set-password" in page.data
     assert app.test_client().get("/admin/login").status_code == 503
@@ -97,6 +71,7 @@ def test_login_sets_an_expiring_session_and_logout_ends_it(app, client):
     assert client.get("/admin/").status_code == 302
 
 
+@pytest.mark.lfw
 def test_forms_without_or_with_a_forged_csrf_token_are_refused(admin):
     data = {"name": "Eve", "photo": (io.BytesIO(photo_bytes("Colin_Powell")), "a.jpg")}
     assert admin.post("/admin/enroll", data=data, content_type="multipart/form-data").status_code == 400
@@ -105,6 +80,7 @@ def test_forms_without_or_with_a_forged_csrf_token_are_refused(admin):
     assert response.status_code == 400 and b"Form expired" in response.data
 
 
+@pytest.mark.lfw
 def test_enroll_list_thumbnail_rename_and_remove(lfw, admin, tmp_path):
     response = enroll(admin, "<b>Colin</b> Powell", photo_bytes("Colin_Powell", 2))
     assert response.status_code == 302
@@ -116,41 +92,49 @@ def test_enroll_list_thumbnail_rename_and_remove(lfw, admin, tmp_path):
     token = form_token(admin, f"/admin/employees/{employee_id}")
     admin.post(f"/admin/employees/{employee_id}/rename", data={"csrf_token": token, "name": "Colin Powell"})
     assert Store(tmp_path / "kiosk.db").get_employee(employee_id).name == "Colin Powell"
-    reenrolled = admin.post(f"/admin/employees/{employee_id}/photo", data={"csrf_token": token, "photo": (io.BytesIO(photo_bytes("Colin_Powell", 2)), "b.jpg")},
-                            content_type="multipart/form-data")
+    reenrolled = admin.post(
+        f"/admin/employees/{employee_id}/photo",
+        data={"csrf_token": token, "photo": (io.BytesIO(photo_bytes("Colin_Powell", 2)), "b.jpg")},
+        content_type="multipart/form-data",
+    )
     assert reenrolled.status_code == 302
     asked = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token})
     assert asked.status_code == 200 and b"Remove Colin Powell?" in asked.data and b"is kept for timesheets" in asked.data
     assert len(Store(tmp_path / "kiosk.db").employees()) == 1  # nothing removed before the confirmation
-    removed = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True)
+    removed = admin.post(
+        f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True
+    )
     assert b"removed" in removed.data and Store(tmp_path / "kiosk.db").employees() == []
 
 
+@pytest.mark.lfw
 def test_removing_with_the_history_says_so_before_deleting_it(lfw, admin, tmp_path):
     import datetime as dt
-
-    from tests.conftest import punch
 
     enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
     store = Store(tmp_path / "kiosk.db")
     employee_id = store.employees()[0].id
-    punch(store, employee_id, dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc))
+    punch(store, employee_id, dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC))
     token = form_token(admin, f"/admin/employees/{employee_id}")
     asked = admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "purge": "y"})
-    assert b"deleted too" in asked.data and b"1 entry" in asked.data and len(store.attendance()) == 1
+    assert b"deleted too" in asked.data and b"1 entry" in asked.data and len(store.punch_log()) == 1
     admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": token, "purge": "y", "confirm": "yes"})
-    assert store.attendance() == [] and store.employees() == []
+    assert store.punch_log() == [] and store.employees() == []
 
 
-@pytest.mark.parametrize("data,filename,status,message", [
-    (b"just some text, not a photo", "notes.jpg", 422, b"not an image"),
-    (b"", "empty.jpg", 422, b"The file is empty"),
-])
+@pytest.mark.parametrize(
+    "data,filename,status,message",
+    [
+        (b"just some text, not a photo", "notes.jpg", 422, b"not an image"),
+        (b"", "empty.jpg", 422, b"The file is empty"),
+    ],
+)
 def test_bad_files_are_refused_with_a_reason(admin, data, filename, status, message):
     response = enroll(admin, "Eve", data, filename)
     assert response.status_code == status and message in response.data
 
 
+@pytest.mark.lfw
 def test_corrupt_jpeg(lfw, admin):
     data = photo_bytes("Colin_Powell")
     response = enroll(admin, "Eve", data[: len(data) // 3])
@@ -171,6 +155,7 @@ def test_a_decompression_bomb_is_refused(admin):
     assert response.status_code == 422 and b"too large" in response.data
 
 
+@pytest.mark.lfw
 def test_photo_with_two_faces_or_none(lfw, admin):
     a = cv2.imread(str(lfw_image("Colin_Powell", 2)))
     b = cv2.imread(str(lfw_image("Tony_Blair", 2)))
@@ -181,6 +166,7 @@ def test_photo_with_two_faces_or_none(lfw, admin):
     assert b"No face found" in enroll(admin, "Nobody", blank).data
 
 
+@pytest.mark.lfw
 def test_lookalike_warning_shows_both_and_can_be_confirmed(lfw, admin, tmp_path):
     assert enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2)).status_code == 302
     warning = enroll(admin, "Colin again", photo_bytes("Colin_Powell", 2))
@@ -197,8 +183,11 @@ def test_lookalike_warning_shows_both_and_can_be_confirmed(lfw, admin, tmp_path)
 
 def test_unknown_ids_are_404(admin):
     token = form_token(admin)
-    for response in (admin.get("/admin/employees/999"), admin.post("/admin/employees/999/remove", data={"csrf_token": token}),
-                     admin.get("/admin/employees/999/photo.png")):
+    for response in (
+        admin.get("/admin/employees/999"),
+        admin.post("/admin/employees/999/remove", data={"csrf_token": token}),
+        admin.get("/admin/employees/999/photo.png"),
+    ):
         assert response.status_code == 404
     assert b"No employee with id 999" in admin.get("/admin/employees/999").data
 
@@ -213,14 +202,12 @@ def test_capture_without_a_camera_frame_says_so(admin):
     assert response.status_code == 422 and b"camera has no picture" in response.data
 
 
+@pytest.mark.lfw
 def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
     from kiosk.config import AttendanceSettings, DisplaySettings
 
     now = [0.0]
-    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=Store(tmp_path / "kiosk.db"),
-                     recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0),
-                     display=DisplaySettings(preview=False), kiosk_id="k", model_version=encoder.embedder.contract.version,
-                     status=Status(), monotonic=lambda: now[0])
+    loop = make_loop(Store(tmp_path / "kiosk.db"), encoder, recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False), kiosk_id="k", status=Status(), monotonic=lambda: now[0])
     frame = cv2.imread(str(lfw_image("Colin_Powell", 2)))
 
     def visit():
@@ -228,11 +215,11 @@ def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
         loop.process(frame)
 
     visit()
-    assert loop.store.attendance() == []
+    assert loop.app.store.punch_log() == []
     enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 2))
     visit()
-    assert [r["name"] for r in loop.store.attendance()] == ["Colin Powell"]
-    employee_id = loop.store.employees()[0].id
+    assert [r.name for r in loop.app.store.punch_log()] == ["Colin Powell"]
+    employee_id = loop.app.store.employees()[0].id
     admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": form_token(admin), "confirm": "yes"})
     visit()
-    assert len(loop.store.attendance()) == 1 and loop.status.gallery_size == 0
+    assert len(loop.app.store.punch_log()) == 1 and loop.status.gallery_size == 0

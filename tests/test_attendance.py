@@ -6,11 +6,27 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kiosk.attendance import (ADDED, IN, OUT, PUNCH, REDIRECT, VOID, Entry, absent, counted, decide, door_duplicates,
-                              next_direction, pair_day, timesheet, week_totals, work_day)
+from kiosk.attendance import (
+    ADDED,
+    IN,
+    OUT,
+    PUNCH,
+    REDIRECT,
+    VOID,
+    Entry,
+    absent,
+    counted,
+    decide,
+    door_duplicates,
+    next_direction,
+    pair_day,
+    timesheet,
+    week_totals,
+    work_day,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY_START = dt.time(4)
 
 
@@ -25,7 +41,9 @@ class History:
         self.person, self.entries = person, []
 
     def add(self, when, kind=PUNCH, direction=None, target=None, note=None, person=None):
-        e = Entry(len(self.entries) + 1, person or self.person, when, kind, direction, target, "admin" if kind != PUNCH else None, note)
+        e = Entry(
+            len(self.entries) + 1, person or self.person, when, kind, direction, target, "admin" if kind != PUNCH else None, note
+        )
         self.entries.append(e)
         return e
 
@@ -109,22 +127,31 @@ def test_a_missing_out_is_flagged_and_never_counted_as_zero_or_midnight():
 
 
 def test_two_ins_in_a_row_flag_the_first_and_an_out_without_in_is_flagged():
-    record = pair_day(1, dt.date(2026, 3, 2), counted([
-        Entry(1, 1, at("2026-03-02 07:00"), PUNCH, OUT),
-        Entry(2, 1, at("2026-03-02 08:00"), PUNCH, IN),
-        Entry(3, 1, at("2026-03-02 09:00"), PUNCH, IN),
-        Entry(4, 1, at("2026-03-02 17:00"), PUNCH, OUT),
-    ]))
+    record = pair_day(
+        1,
+        dt.date(2026, 3, 2),
+        counted(
+            [
+                Entry(1, 1, at("2026-03-02 07:00"), PUNCH, OUT),
+                Entry(2, 1, at("2026-03-02 08:00"), PUNCH, IN),
+                Entry(3, 1, at("2026-03-02 09:00"), PUNCH, IN),
+                Entry(4, 1, at("2026-03-02 17:00"), PUNCH, OUT),
+            ]
+        ),
+    )
     assert record.out_without_in == [at("2026-03-02 07:00")] and record.missing_out == [at("2026-03-02 08:00")]
     assert record.worked == dt.timedelta(hours=8)
 
 
-@pytest.mark.parametrize("day,hours", [
-    # Spring forward: 02:00 -> 03:00 on the last Sunday of March; 22:00-06:00 is 7 hours.
-    ("2026-03-28", 7),
-    # Fall back: 03:00 -> 02:00 on the last Sunday of October; 22:00-06:00 is 9 hours.
-    ("2026-10-24", 9),
-])
+@pytest.mark.parametrize(
+    "day,hours",
+    [
+        # Spring forward: 02:00 -> 03:00 on the last Sunday of March; 22:00-06:00 is 7 hours.
+        ("2026-03-28", 7),
+        # Fall back: 03:00 -> 02:00 on the last Sunday of October; 22:00-06:00 is 9 hours.
+        ("2026-10-24", 9),
+    ],
+)
 def test_daylight_saving_nights_count_the_hours_actually_worked(day, hours):
     start = dt.date.fromisoformat(day)
     h = History()
@@ -143,8 +170,13 @@ def test_the_day_boundary_follows_local_time_across_a_daylight_saving_change():
 
 def test_week_totals_on_a_hand_computed_history():
     h = History()
-    week = [("2026-03-02", "08:00", "16:30"), ("2026-03-03", "09:15", "17:45"), ("2026-03-04", "08:00", "12:00"),
-            ("2026-03-05", "07:30", "15:00"), ("2026-03-06", "08:00", "14:20")]
+    week = [
+        ("2026-03-02", "08:00", "16:30"),
+        ("2026-03-03", "09:15", "17:45"),
+        ("2026-03-04", "08:00", "12:00"),
+        ("2026-03-05", "07:30", "15:00"),
+        ("2026-03-06", "08:00", "14:20"),
+    ]
     for day, start, end in week:
         h.punch(f"{day} {start}", IN)
         h.punch(f"{day} {end}", OUT)
@@ -178,8 +210,11 @@ def door(entry_id, person, when, kiosk, direction=IN, kind=PUNCH, target=None):
 
 
 def test_two_unsynced_doors_punching_one_visit_count_once_and_the_earlier_stands():
-    entries = [door(1, 1, "2026-03-02 08:00:10", "front"), door(2, 1, "2026-03-02 08:00:40", "back"),
-               door(3, 1, "2026-03-02 08:02:00", "back")]  # past the cooldown: a visit of its own
+    entries = [
+        door(1, 1, "2026-03-02 08:00:10", "front"),
+        door(2, 1, "2026-03-02 08:00:40", "back"),
+        door(3, 1, "2026-03-02 08:02:00", "back"),
+    ]  # past the cooldown: a visit of its own
     assert door_duplicates(entries, 60) == {2}
     assert [c.entry.id for c in counted(entries, 60)] == [1, 3]
     assert [c.entry.id for c in counted(entries)] == [1, 2, 3]  # standalone: no merging
@@ -194,19 +229,28 @@ def test_door_merging_is_the_same_whatever_order_a_member_stored_them_in():
 
 
 def test_door_merging_keeps_other_people_same_door_punches_and_voided_ones_apart():
-    entries = [door(1, 1, "2026-03-02 08:00:00", "front"), door(2, 2, "2026-03-02 08:00:05", "back"),  # someone else
-               door(3, 1, "2026-03-02 08:00:20", "front")]  # the same door: its own cooldown decided, not a merge
+    entries = [
+        door(1, 1, "2026-03-02 08:00:00", "front"),
+        door(2, 2, "2026-03-02 08:00:05", "back"),  # someone else
+        door(3, 1, "2026-03-02 08:00:20", "front"),
+    ]  # the same door: its own cooldown decided, not a merge
     assert door_duplicates(entries, 60) == set()
-    voided = [door(1, 1, "2026-03-02 08:00:00", "front"), door(2, 1, "2026-03-02 08:00:30", "back"),
-              door(3, 1, "2026-03-02 09:00:00", "admin", None, VOID, target=1)]
+    voided = [
+        door(1, 1, "2026-03-02 08:00:00", "front"),
+        door(2, 1, "2026-03-02 08:00:30", "back"),
+        door(3, 1, "2026-03-02 09:00:00", "admin", None, VOID, target=1),
+    ]
     assert door_duplicates(voided, 60) == set()  # the void leaves the other door's punch standing
     assert [c.entry.id for c in counted(voided, 60)] == [2]
 
 
 def test_the_next_direction_ignores_a_second_doors_punch_of_the_same_visit():
     # Out at the front door; the back door, not yet synced, saw them leave too and took it for an IN.
-    entries = [door(1, 1, "2026-03-02 08:00:00", "front"), door(2, 1, "2026-03-02 17:00:00", "front", OUT),
-               door(3, 1, "2026-03-02 17:00:20", "back", IN)]
+    entries = [
+        door(1, 1, "2026-03-02 08:00:00", "front"),
+        door(2, 1, "2026-03-02 17:00:00", "front", OUT),
+        door(3, 1, "2026-03-02 17:00:20", "back", IN),
+    ]
     assert next_direction(entries, at("2026-03-02 18:00"), BERLIN, DAY_START, cooldown_seconds=60) == IN
     assert decide(entries, at("2026-03-02 18:00"), 60, BERLIN, DAY_START).direction == IN
     assert next_direction(entries, at("2026-03-02 18:00"), BERLIN, DAY_START) == OUT  # unmerged, the stray IN would count

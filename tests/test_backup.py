@@ -7,7 +7,7 @@ import pytest
 
 from kiosk.backup import BackupError, backup, restore, verify
 from kiosk.store import Store
-from tests.conftest import punch
+from tests.helpers import punch
 
 
 def dump(path):
@@ -19,7 +19,17 @@ def dump(path):
 
 def test_backup_under_a_busy_writer_restores_identically(tmp_path):
     store = Store(tmp_path / "live.db")
-    ids = [store.add_employee(f"P{i}", image=None, face=None, crop=np.full((16, 16, 3), i, np.uint8), embedding=np.ones(4, np.float32), model_version="v") for i in range(3)]
+    ids = [
+        store.add_employee(
+            f"P{i}",
+            image=None,
+            face=None,
+            crop=np.full((16, 16, 3), i, np.uint8),
+            embedding=np.ones(4, np.float32),
+            model_version="v",
+        )
+        for i in range(3)
+    ]
     stop = threading.Event()
 
     def writer():
@@ -27,13 +37,13 @@ def test_backup_under_a_busy_writer_restores_identically(tmp_path):
         n = 0
         while not stop.is_set():
             n += 1
-            punch(w, ids[n % 3], dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=n))
+            punch(w, ids[n % 3], dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=n))
         w.close()
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while len(store.attendance()) < 50:
+        while len(store.punch_log()) < 50:
             pass
         copy = backup(tmp_path / "live.db", tmp_path / "backups")
     finally:
@@ -49,7 +59,9 @@ def test_backup_under_a_busy_writer_restores_identically(tmp_path):
 
 def test_restore_refuses_damaged_or_foreign_files(tmp_path):
     store = Store(tmp_path / "live.db")
-    store.add_employee("A", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v")
+    store.add_employee(
+        "A", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v"
+    )
     copy = backup(tmp_path / "live.db", tmp_path / "b")
     with open(copy, "r+b") as f:
         f.seek(2000)

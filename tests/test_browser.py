@@ -2,9 +2,7 @@
 Chromium via Selenium). Screenshots land in test-output/screenshots/."""
 
 import datetime as dt
-import queue
 import random
-import shutil
 import socket
 import threading
 import time
@@ -16,35 +14,22 @@ import numpy as np
 import pytest
 
 from kiosk import attendance
-from kiosk.cli import build_encoder
-from kiosk.config import BUNDLED_MODEL, AttendanceSettings, Config, DisplaySettings, KioskSettings, RecognitionSettings, WebSettings
+from kiosk.composition import build_encoder
+from kiosk.config import (
+    BUNDLED_MODEL,
+    AttendanceSettings,
+    Config,
+    DisplaySettings,
+    KioskSettings,
+    RecognitionSettings,
+    WebSettings,
+)
 from kiosk.enrollment import make_reference
-from kiosk.loop import KioskLoop, Status
-from kiosk.recognition import Recognizer
+from kiosk.status import Status
 from kiosk.store import Store
-from kiosk.web import Services, create_app, passwords
-from tests.conftest import TEST_OUTPUT, lfw_image
-
-PASSWORD = "correct horse battery"
-LFW_FACE_WIDTH = 110
-
-
-def chrome(tmp_path, width, height):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip("Chromium and chromedriver are not installed (apt install chromium chromium-driver; scripts/test.sh does it as root)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--window-size={width},{height}", f"--user-data-dir={tmp_path / f'chromium-{width}'}"):
-        options.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver), options=options)
-    drv.set_page_load_timeout(30)
-    return drv
+from kiosk.web import create_app, passwords
+from tests.helpers import PASSWORD, chrome, lfw_image, make_loop, punch, serve, services, shot, wait_for_text
+from tests.walkup import EMPTY, on_canvas
 
 
 @pytest.fixture
@@ -57,38 +42,6 @@ def browser(tmp_path):
 @pytest.fixture(scope="module")
 def encoder():
     return build_encoder(BUNDLED_MODEL)
-
-
-def serve(app, host="127.0.0.1"):
-    from werkzeug.serving import make_server
-
-    srv = make_server(host, 0, app, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-
-def wait_for(browser, text, seconds=15):
-    """Clicks submit forms asynchronously: wait for the next page instead of racing it."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, seconds).until(lambda d: text in d.page_source)
-
-
-def shot(browser, name):
-    folder = TEST_OUTPUT / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(folder / f"{name}.png"))
-
-
-def on_canvas(photo, face_width):
-    scale = face_width / LFW_FACE_WIDTH
-    image = cv2.resize(photo, None, fx=scale, fy=scale)
-    frame = np.full((480, 640, 3), 96, np.uint8)
-    h, w = image.shape[:2]
-    x0, y0 = 320 - w // 2, 250 - h // 2
-    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(640, x0 + w), min(480, y0 + h)
-    frame[fy0:fy1, fx0:fx1] = image[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
-    return frame
 
 
 class Feed:
@@ -119,29 +72,34 @@ def non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
+@pytest.mark.lfw
 def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
     from selenium.webdriver.common.by import By
 
     store = Store(tmp_path / "kiosk.db")
     ref = make_reference(encoder, cv2.imread(str(lfw_image("Colin_Powell", 1))))
-    store.add_employee("鮑威爾 Colin Powell", image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
-                       model_version=encoder.embedder.contract.version)
-    empty = np.full((480, 640, 3), 96, np.uint8)
+    store.add_employee(
+        "鮑威爾 Colin Powell",
+        image=ref.image,
+        face=ref.face,
+        crop=ref.crop,
+        embedding=ref.embedding,
+        model_version=encoder.embedder.contract.version,
+    )
+    empty = EMPTY.copy()
     feed = Feed(empty)
     status = Status(model_version=encoder.embedder.contract.version)
-    config = Config(kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(welcome_seconds=3.0),
-                    web=WebSettings(host="0.0.0.0"))
-    recognizer = Recognizer(encoder, RecognitionSettings())
-    loop = KioskLoop(open_camera=lambda: feed, recognizer=recognizer, store=store, recognition=RecognitionSettings(),
-                     rules=AttendanceSettings(), display=config.display, kiosk_id="door", model_version=status.model_version,
-                     status=status)
+    config = Config(
+        kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(welcome_seconds=3.0), web=WebSettings(host="0.0.0.0")
+    )
+    loop = make_loop(store, encoder, open_camera=lambda: feed, recognition=RecognitionSettings(), rules=AttendanceSettings(), display=config.display, kiosk_id="door", status=status)
     worker = threading.Thread(target=loop.run, daemon=True)
     worker.start()
-    srv = serve(create_app(config, Services(status, str(tmp_path / "kiosk.db"), encoder, recognizer)), host="0.0.0.0")
+    srv = serve(create_app(config, services(tmp_path / "kiosk.db", status, encoder)), host="0.0.0.0")
     base = f"http://127.0.0.1:{srv.server_port}"
     try:
         browser.get(base + "/")
-        wait_for(browser, "Look at the camera")
+        wait_for_text(browser, "Look at the camera")
         time.sleep(1)
         shot(browser, "kiosk-idle")
         preview = browser.find_element(By.CSS_SELECTOR, "#preview img")
@@ -151,13 +109,13 @@ def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
 
         colin = cv2.imread(str(lfw_image("Colin_Powell", 2)))
         feed.frame = on_canvas(colin, 55)  # still far away
-        wait_for(browser, "Face too small")
+        wait_for_text(browser, "Face too small")
         time.sleep(0.5)
         shot(browser, "kiosk-guidance")
         assert "guide face" in browser.find_element(By.ID, "guide").get_attribute("class")
 
         feed.frame = on_canvas(colin, 190)
-        wait_for(browser, "Welcome, 鮑威爾 Colin Powell")
+        wait_for_text(browser, "Welcome, 鮑威爾 Colin Powell")
         assert "IN at " in browser.find_element(By.ID, "detail").text
         assert "good" in browser.find_element(By.ID, "guide").get_attribute("class")
         shot(browser, "kiosk-welcome")
@@ -165,9 +123,9 @@ def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
         time.sleep(4.5)  # the visit ends, the welcome's time is up
 
         feed.frame = on_canvas(cv2.imread(str(lfw_image("Hugo_Chavez", 1))), 190)
-        wait_for(browser, "Not recognised")
+        wait_for_text(browser, "Not recognised")
         shot(browser, "kiosk-stranger")
-        assert status.unknown_faces == 1 and len(store.attendance()) == 1
+        assert status.unknown_faces == 1 and len(store.punch_log()) == 1
 
         address = non_loopback_address()
         if address:  # from the office network: no camera picture and no names, without logging in
@@ -184,13 +142,16 @@ def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
         srv.shutdown()
 
 
+@pytest.mark.lfw
 def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browser, encoder):
     from selenium.webdriver.common.by import By
 
     passwords.set_password(tmp_path, PASSWORD)
     status = Status(model_version=encoder.embedder.contract.version, camera="ok (replay)")
-    app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)),
-                     Services(status, str(tmp_path / "kiosk.db"), encoder, Recognizer(encoder, RecognitionSettings()), capture=lambda: None))
+    app = create_app(
+        Config(kiosk=KioskSettings(data_dir=tmp_path)),
+        services(tmp_path / "kiosk.db", status, encoder, capture=lambda: None),
+    )
     srv = serve(app)
     server = f"http://127.0.0.1:{srv.server_port}"
     try:
@@ -198,19 +159,21 @@ def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browse
         assert "/admin/login" in browser.current_url
         browser.find_element(By.NAME, "password").send_keys("not the password")
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait_for(browser, "Wrong password")
+        wait_for_text(browser, "Wrong password")
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
         shot(browser, "login")
         browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-        wait_for(browser, "Staff (0)")
+        wait_for_text(browser, "Staff (0)")
 
-        for person, number, name in (("Colin_Powell", 2, "Colin Powell"),
-                                     ("Gerhard_Schroeder", 1, "Gerhard Fritz Kurt Schröder, Bundeskanzler a. D., Hannover Niedersachsen")):
+        for person, number, name in (
+            ("Colin_Powell", 2, "Colin Powell"),
+            ("Gerhard_Schroeder", 1, "Gerhard Fritz Kurt Schröder, Bundeskanzler a. D., Hannover Niedersachsen"),
+        ):
             form = browser.find_element(By.CSS_SELECTOR, "form[action='/admin/enroll']")
             form.find_element(By.NAME, "name").send_keys(name)
             form.find_element(By.NAME, "photo").send_keys(str(lfw_image(person, number)))
             form.find_element(By.CSS_SELECTOR, "button").click()
-            wait_for(browser, f"{name} enrolled.")
+            wait_for_text(browser, f"{name} enrolled.")
         thumbnail = browser.find_element(By.CSS_SELECTOR, ".staff img")
         assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) == 256
         # the long name wraps inside its card instead of running out of the grid
@@ -219,13 +182,13 @@ def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browse
         shot(browser, "staff")
 
         browser.find_element(By.LINK_TEXT, "Colin Powell").click()
-        wait_for(browser, "Replace photo")
+        wait_for_text(browser, "Replace photo")
         shot(browser, "employee")
         browser.find_element(By.CSS_SELECTOR, "button.danger").click()
-        wait_for(browser, "Remove Colin Powell?")
+        wait_for_text(browser, "Remove Colin Powell?")
         shot(browser, "remove-confirm")
         browser.find_element(By.CSS_SELECTOR, "button.danger").click()
-        wait_for(browser, "Colin Powell removed.")
+        wait_for_text(browser, "Colin Powell removed.")
         assert "Staff (1)" in browser.page_source
 
         browser.get(server + "/admin/status")
@@ -235,16 +198,30 @@ def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browse
         srv.shutdown()
 
 
-STAFF = ["Ana Lima", "Ben Ode", "Chloé Martin", "Dariusz Wiśniewski", "Emeka Okafor", "Fatma Yılmaz", "Gustavo Pereira",
-         "Hana Suzuki", "王小明", "Jonas Lindqvist-Bergström"]
+STAFF = [
+    "Ana Lima",
+    "Ben Ode",
+    "Chloé Martin",
+    "Dariusz Wiśniewski",
+    "Emeka Okafor",
+    "Fatma Yılmaz",
+    "Gustavo Pereira",
+    "Hana Suzuki",
+    "王小明",
+    "Jonas Lindqvist-Bergström",
+]
 
 
 def two_weeks(store):
     """10 people, two weeks of realistic punches (lunch breaks, a night shift, forgotten punches, corrections)."""
     rng = random.Random(7)
     zone = AttendanceSettings(timezone="Europe/Berlin").zone()
-    ids = [store.add_employee(name, image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32),
-                              model_version="v") for name in STAFF]
+    ids = [
+        store.add_employee(
+            name, image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v"
+        )
+        for name in STAFF
+    ]
     for person in ids[:6]:
         store.set_expected_start(person, "08:00")
     monday = dt.date(2026, 11, 9)
@@ -257,24 +234,45 @@ def two_weeks(store):
                 continue  # a day off
             night = i == 9
             start = dt.datetime.combine(day, dt.time(20 if night else 7 + i % 3, rng.randint(0, 25)), tzinfo=zone)
-            marks = [start, start + dt.timedelta(hours=7, minutes=rng.randint(0, 50))] if night else \
-                [start, start + dt.timedelta(hours=4), start + dt.timedelta(hours=4, minutes=35), start + dt.timedelta(hours=8, minutes=rng.randint(20, 50))]
+            marks = (
+                [start, start + dt.timedelta(hours=7, minutes=rng.randint(0, 50))]
+                if night
+                else [
+                    start,
+                    start + dt.timedelta(hours=4),
+                    start + dt.timedelta(hours=4, minutes=35),
+                    start + dt.timedelta(hours=8, minutes=rng.randint(20, 50)),
+                ]
+            )
             if rng.random() < 0.07 or (i, day) == (2, dt.date(2026, 11, 18)):
                 marks = marks[:-1]  # forgot to punch out
             for mark in marks:
-                from tests.conftest import punch
-
                 punch(store, person, mark, day_start=dt.time(4))
     # corrections
     wrong = next(e for e in store.history(ids[1]) if e.at.astimezone(zone).date() == dt.date(2026, 11, 20))
-    store.add_correction(ids[1], "void", at=dt.datetime(2026, 11, 20, 9, tzinfo=zone), work_day=dt.date(2026, 11, 20),
-                         author="admin (192.168.1.20)", note="punched twice at the door", target=wrong.id)
-    records = attendance.timesheet(store.entries(monday, monday + dt.timedelta(days=13)), monday, monday + dt.timedelta(days=13),
-                                   zone, dt.time(4))
+    store.add_correction(
+        ids[1],
+        "void",
+        at=dt.datetime(2026, 11, 20, 9, tzinfo=zone),
+        work_day=dt.date(2026, 11, 20),
+        author="admin (192.168.1.20)",
+        note="punched twice at the door",
+        target=wrong.id,
+    )
+    records = attendance.timesheet(
+        store.entries(monday, monday + dt.timedelta(days=13)), monday, monday + dt.timedelta(days=13), zone, dt.time(4)
+    )
     forgot = next(r for r in records if r.employee_id == ids[2] and r.day == dt.date(2026, 11, 18))
     out_at = forgot.missing_out[-1] + dt.timedelta(hours=4, minutes=5)
-    store.add_correction(forgot.employee_id, "added", at=out_at, work_day=forgot.day, author="admin (192.168.1.20)",
-                         note="forgot to punch out", direction="out")
+    store.add_correction(
+        forgot.employee_id,
+        "added",
+        at=out_at,
+        work_day=forgot.day,
+        author="admin (192.168.1.20)",
+        note="forgot to punch out",
+        direction="out",
+    )
     return ids
 
 
@@ -286,33 +284,27 @@ def test_timesheets_read_well_on_a_laptop_and_a_phone(tmp_path, width, height, l
     store = Store(tmp_path / "kiosk.db")
     two_weeks(store)
     config = Config(kiosk=KioskSettings(data_dir=tmp_path), attendance=AttendanceSettings(timezone="Europe/Berlin"))
-    srv = serve(create_app(config, Services(Status(), str(tmp_path / "kiosk.db"))))
+    srv = serve(create_app(config, services(tmp_path / "kiosk.db", Status())))
     server = f"http://127.0.0.1:{srv.server_port}"
     drv = chrome(tmp_path, width, height)
     try:
         drv.get(server + "/admin/login?next=/admin/timesheet")
         drv.find_element(By.NAME, "password").send_keys(PASSWORD)
         drv.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-        wait_for(drv, "Timesheets")
+        wait_for_text(drv, "Timesheets")
         drv.get(server + "/admin/timesheet?view=day&date=2026-11-18")
-        wait_for(drv, "Wednesday 2026-11-18")
+        wait_for_text(drv, "Wednesday 2026-11-18")
         assert "forgot to punch out" in drv.page_source and "王小明" in drv.page_source
         # nothing sticks out of the page sideways except inside the scrollable table
         assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
-        drv.save_screenshot(str(_shots() / f"timesheet-day-{label}.png"))
+        shot(drv, f"timesheet-day-{label}")
         drv.get(server + "/admin/timesheet?view=week&date=2026-11-16")
-        wait_for(drv, "Week of 2026-11-16")
+        wait_for_text(drv, "Week of 2026-11-16")
         assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
-        drv.save_screenshot(str(_shots() / f"timesheet-week-{label}.png"))
+        shot(drv, f"timesheet-week-{label}")
         drv.get(server + "/admin/timesheet?view=day&date=2026-11-20")
-        wait_for(drv, "punched twice at the door")
-        drv.save_screenshot(str(_shots() / f"timesheet-corrections-{label}.png"))
+        wait_for_text(drv, "punched twice at the door")
+        shot(drv, f"timesheet-corrections-{label}")
     finally:
         drv.quit()
         srv.shutdown()
-
-
-def _shots():
-    folder = TEST_OUTPUT / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder

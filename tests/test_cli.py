@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lfw_image
+from tests.helpers import lfw_image
 
 
 def run(tmp_path, *args, stdin=None):
@@ -37,6 +37,7 @@ def test_check_config_names_the_bad_key(tmp_path):
     assert ok.returncode == 0 and "OK" in ok.stdout
 
 
+@pytest.mark.lfw
 def test_enroll_identify_list_remove(lfw, tmp_path):
     enrolled = run(tmp_path, "kiosk", "enroll", "--name", "Colin Powell", str(lfw_image("Colin_Powell", 2)))
     assert enrolled.returncode == 0, enrolled.stderr
@@ -68,6 +69,7 @@ def test_set_password_stores_only_a_hash(tmp_path):
     assert short.returncode == 1 and "at least 10 characters" in short.stderr
 
 
+@pytest.mark.lfw
 def test_backup_and_restore_commands(lfw, tmp_path):
     run(tmp_path, "kiosk", "enroll", "--name", "Colin Powell", str(lfw_image("Colin_Powell", 2)))
     backup = run(tmp_path, "kiosk", "backup", str(tmp_path / "b"))
@@ -76,6 +78,7 @@ def test_backup_and_restore_commands(lfw, tmp_path):
     assert restored.returncode == 0 and "1 employees" in restored.stdout
 
 
+@pytest.mark.lfw
 def test_identify_takes_many_photos_and_folders_one_json_line_each(lfw, tmp_path):
     assert run(tmp_path, "kiosk", "enroll", "--name", "Colin Powell", str(lfw_image("Colin_Powell", 2))).returncode == 0
     folder = tmp_path / "photos"
@@ -98,8 +101,14 @@ def test_list_names_who_needs_a_new_photo(tmp_path):
     from kiosk.store import Store
 
     store = Store(tmp_path / "data" / "kiosk.db")
-    store.add_employee("Old Model", image=None, face=None, crop=np.zeros((64, 64, 3), np.uint8),
-                       embedding=np.ones(128, np.float32), model_version="2020.01.01-old")
+    store.add_employee(
+        "Old Model",
+        image=None,
+        face=None,
+        crop=np.zeros((64, 64, 3), np.uint8),
+        embedding=np.ones(128, np.float32),
+        model_version="2020.01.01-old",
+    )
     store.close()
     listed = run(tmp_path, "kiosk", "list")
     assert listed.returncode == 0 and "Old Model\t" in listed.stdout and "NEEDS A NEW PHOTO" in listed.stdout
@@ -112,10 +121,13 @@ def test_options_work_after_the_command_too(tmp_path):
     assert after.returncode == 2 and "web.port: must be at most 65535" in after.stderr
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("[web]\nhost = 'no-such-host.invalid'\n", "web.host: cannot resolve 'no-such-host.invalid'"),
-    ("[camera]\nsource = 'replay'\nreplay_path = '/nowhere/frames'\n", "camera.replay_path: /nowhere/frames not found"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("[web]\nhost = 'no-such-host.invalid'\n", "web.host: cannot resolve 'no-such-host.invalid'"),
+        ("[camera]\nsource = 'replay'\nreplay_path = '/nowhere/frames'\n", "camera.replay_path: /nowhere/frames not found"),
+    ],
+)
 def test_check_config_checks_what_run_needs(tmp_path, text, needle):
     config = tmp_path / "kiosk.toml"
     config.write_text(text)

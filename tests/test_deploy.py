@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHELL_SCRIPTS = [ROOT / "deploy" / "install.sh", ROOT / "scripts" / "install.sh", ROOT / "scripts" / "test.sh", ROOT / ".ci" / "run",
-                 ROOT / "scripts" / "pi-emulated.sh"]
+SHELL_SCRIPTS = [
+    ROOT / "deploy" / "install.sh",
+    ROOT / "scripts" / "install.sh",
+    ROOT / "scripts" / "test.sh",
+    ROOT / ".ci" / "run",
+    ROOT / "scripts" / "pi-emulated.sh",
+]
 
 
 def test_shell_scripts_pass_shellcheck():
@@ -37,16 +42,30 @@ def test_systemd_unit_verifies(tmp_path):
 
 def test_unit_is_sandboxed_and_uses_notify_with_watchdog():
     unit = (ROOT / "deploy" / "face-kiosk.service").read_text()
-    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "StateDirectory=face-kiosk",
-                    "ConfigurationDirectory=face-kiosk", "ProtectSystem=strict", "ProtectHome=true",
-                    "NoNewPrivileges=true", "PrivateTmp=true", "User=face-kiosk", "DeviceAllow=char-video4linux rw"):
+    for setting in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "StateDirectory=face-kiosk",
+        "ConfigurationDirectory=face-kiosk",
+        "ProtectSystem=strict",
+        "ProtectHome=true",
+        "NoNewPrivileges=true",
+        "PrivateTmp=true",
+        "User=face-kiosk",
+        "DeviceAllow=char-video4linux rw",
+    ):
         assert setting in unit
 
 
 def run_installer(tmp_path, *args):
     env = dict(os.environ, PATH=os.environ["PATH"])
-    return subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--dry-run", "--root", str(tmp_path), *args],
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["bash", str(ROOT / "deploy" / "install.sh"), "--dry-run", "--root", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def test_installer_dry_run_writes_the_expected_files(tmp_path):
@@ -59,8 +78,12 @@ def test_installer_dry_run_writes_the_expected_files(tmp_path):
     assert stat.S_IMODE((tmp_path / "var/lib/face-kiosk").stat().st_mode) == 0o750
     assert "edgetpu = true" in config.read_text()
     assert (tmp_path / "etc/xdg/autostart/face-kiosk-display.desktop").is_file()
-    for command in ("apt-get install -y python3-venv python3-picamera2 chromium", "libedgetpu1-std",
-                    "python3 -m venv --system-site-packages", "systemctl enable --now face-kiosk.service"):
+    for command in (
+        "apt-get install -y python3-venv python3-picamera2 chromium",
+        "libedgetpu1-std",
+        "python3 -m venv --system-site-packages",
+        "systemctl enable --now face-kiosk.service",
+    ):
         assert command in result.stdout
     assert "kiosk enroll" in result.stdout  # tells the admin what to do next
 
@@ -99,8 +122,11 @@ def test_every_file_the_kiosk_reads_at_run_time_is_packaged():
 
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["kiosk"]
     package = ROOT / "kiosk"
-    data = [p.relative_to(package).as_posix() for p in package.rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc") and "evaluation" not in p.parts and "__pycache__" not in p.parts]
+    data = [
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "evaluation" not in p.parts and "__pycache__" not in p.parts
+    ]
     assert data, "no data files found"
     missing = [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)]
     assert missing == [], f"add these to [tool.setuptools.package-data] in pyproject.toml: {missing}"

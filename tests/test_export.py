@@ -2,24 +2,22 @@
 and the sidecar the kiosk loads."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("tensorflow", reason="export needs the trainer extra (TensorFlow)")
 
 from kiosk.contract import load_contract  # noqa: E402
+from tests.helpers import LFW_IMAGES, ROOT, fit, make_tiny_data  # noqa: E402
 from trainer.export import ExportError, build_keras, check_integer_only, compile_edgetpu, convert, op_names, parity  # noqa: E402
 from trainer.prepare import prepare  # noqa: E402
 
-SHIPPED = Path(__file__).resolve().parents[1] / "trainer" / "weights"
+SHIPPED = ROOT / "trainer" / "weights"
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Serena_Williams", "Gerhard_Schroeder", "Jennifer_Capriati", "Ariel_Sharon"]
 
 
 @pytest.fixture(scope="module")
 def lfw_crops(tmp_path_factory):
-    from tests.conftest import LFW_IMAGES
-
     if not LFW_IMAGES.is_dir():
         pytest.skip(f"LFW is not available at {LFW_IMAGES}")
     from kiosk.alignment import ArcfaceAligner
@@ -52,21 +50,33 @@ def int8_model(tmp_path_factory, shipped_keras, lfw_crops):
 def write_sidecar(path, model):
     from trainer.export import _write_sidecar
 
-    _write_sidecar(path, model, version="test", quantization=path.stem.rsplit("_", 1)[-1], threshold=0.5, metrics={},
-                   alignment="arcface112")
+    _write_sidecar(
+        path, model, version="test", quantization=path.stem.rsplit("_", 1)[-1], threshold=0.5, metrics={}, alignment="arcface112"
+    )
 
 
+@pytest.mark.lfw
 def test_int8_graph_is_integer_only_with_edgetpu_ops(int8_model):
     check_integer_only(int8_model)
-    assert set(op_names(int8_model)) <= {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "L2_NORMALIZATION", "QUANTIZE", "DEQUANTIZE"}
+    assert set(op_names(int8_model)) <= {
+        "ADD",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "FULLY_CONNECTED",
+        "L2_NORMALIZATION",
+        "QUANTIZE",
+        "DEQUANTIZE",
+    }
 
 
+@pytest.mark.lfw
 def test_int8_embeddings_match_keras_on_real_crops(int8_model, shipped_keras, lfw_crops):
     write_sidecar(int8_model, shipped_keras)
     cosine = parity(shipped_keras, int8_model, lfw_crops.crops[1::2])
     assert cosine.mean() > 0.98 and cosine.min() > 0.9
 
 
+@pytest.mark.lfw
 @pytest.mark.parametrize("quantization", ["fp32", "fp16"])
 def test_float_exports_match_keras(tmp_path, shipped_keras, lfw_crops, quantization):
     path = tmp_path / f"face_embedding_{quantization}.tflite"
@@ -83,6 +93,7 @@ def test_float_model_is_not_edgetpu_ready(tmp_path, shipped_keras):
         check_integer_only(path)
 
 
+@pytest.mark.lfw
 def test_edgetpu_compile_without_the_compiler_says_how_to_get_it(tmp_path, monkeypatch, int8_model):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ExportError, match="edgetpu_compiler is not on PATH.*apt-get install edgetpu-compiler"):
@@ -103,11 +114,12 @@ def test_bundled_models_are_edgetpu_ready_int8_with_their_evaluation(name, size,
 
 def test_full_export_writes_calibrated_sidecars(tmp_path):
     """``run_export`` on a tiny trained run: three models, thresholds from held-out people."""
-    from tests.test_training import fit, make_tiny_data
     from trainer.export import ExportConfig, run_export
 
     run = fit(make_tiny_data(tmp_path), "run", epochs=2)
-    written = run_export(ExportConfig(run=str(run), out=str(tmp_path / "out"), representative=20, calibration_mismatches=200), progress=False)
+    written = run_export(
+        ExportConfig(run=str(run), out=str(tmp_path / "out"), representative=20, calibration_mismatches=200), progress=False
+    )
     assert set(written) == {"fp32", "fp16", "int8"}
     for path in written.values():
         contract = load_contract(path)

@@ -19,7 +19,7 @@ WRITER = textwrap.dedent("""
     import datetime as dt, sys
     import numpy as np
     from kiosk.store import Store
-    from tests.conftest import punch
+    from tests.helpers import punch
     store = Store(sys.argv[1])
     ids = [e.id for e in store.employees()] or [store.add_employee(f"P{i}", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8),
                                                                  embedding=np.ones(4, np.float32), model_version="v") for i in range(5)]
@@ -60,8 +60,13 @@ def start_kiosk(tmp_path, port, *extra, watchdog_usec="1000000"):
     env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path / "data"), WATCHDOG_USEC=watchdog_usec, NOTIFY_SOCKET="")
     config = tmp_path / f"kiosk-{port}.toml"
     config.write_text(f"[camera]\nsource = 'none'\n[web]\nport = {port}\n")
-    return subprocess.Popen([sys.executable, "-m", "kiosk", "-c", str(config), "run", *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "-c", str(config), "run", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(predicate, seconds=40.0):
@@ -102,10 +107,13 @@ def test_a_replaced_database_stops_the_kiosk_saying_why(tmp_path, running):
 
 def test_a_restore_and_a_second_kiosk_are_refused_while_one_runs(tmp_path, running):
     env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path / "data"))
-    backup = subprocess.run([sys.executable, "-m", "kiosk", "backup", str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=60)
+    backup = subprocess.run(
+        [sys.executable, "-m", "kiosk", "backup", str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=60
+    )
     assert backup.returncode == 0, backup.stderr  # backups are fine while it runs
-    restore = subprocess.run([sys.executable, "-m", "kiosk", "restore", backup.stdout.strip()], env=env, capture_output=True,
-                             text=True, timeout=60)
+    restore = subprocess.run(
+        [sys.executable, "-m", "kiosk", "restore", backup.stdout.strip()], env=env, capture_output=True, text=True, timeout=60
+    )
     assert restore.returncode == 1 and "a kiosk is running on this data folder" in restore.stderr
     second = start_kiosk(tmp_path, 18742)
     _, err = second.communicate(timeout=60)

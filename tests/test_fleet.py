@@ -19,19 +19,36 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import punch
+from tests.helpers import (
+    PASSWORD,
+    application,
+    chrome,
+    enroll,
+    lfw_image,
+    login,
+    photo_bytes,
+    punch,
+    serve,
+    shot,
+    token_of,
+    wait_for_text,
+)
 from tests.postgres_server import PostgresServer, free_port, server_binaries, wait_for
+from tests.walkup import on_canvas
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is installed by scripts/install.sh")
 if server_binaries() is None:
-    pytest.skip("the PostgreSQL server is not installed (Debian package 'postgresql'; scripts/test.sh installs it as root)",
-                allow_module_level=True)
+    pytest.skip(
+        "the PostgreSQL server is not installed (Debian package 'postgresql'; scripts/test.sh installs it as root)",
+        allow_module_level=True,
+    )
 
-from kiosk.central import Central, NotAllowed  # noqa: E402
-from kiosk.replica import Replicator, ReplicaStore  # noqa: E402
+from kiosk.fleet.central import Central, NotAllowed  # noqa: E402
+from kiosk.fleet.replica import MemberStore  # noqa: E402
+from kiosk.fleet.sync import Replicator  # noqa: E402
 from kiosk.store import Store, StoreError  # noqa: E402
 
-T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 _databases = itertools.count()
 
 
@@ -50,8 +67,10 @@ def fleet(server):
     url = server.url().rsplit("/", 1)[0] + f"/{name}"
     Central(url).migrate()
     for role, group in (("door_a", "kiosk_member"), ("door_b", "kiosk_member"), ("boss", "kiosk_admin")):
-        server.sql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
-                   f"CREATE ROLE {role} LOGIN IN ROLE {group}; END IF; END $$")
+        server.sql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
+            f"CREATE ROLE {role} LOGIN IN ROLE {group}; END IF; END $$"
+        )
     return {role: url.replace("postgres@", f"{role}@") for role in ("door_a", "door_b", "boss")} | {"owner": url}
 
 
@@ -62,7 +81,7 @@ def members(fleet, tmp_path):
 
     def member(role):
         central = Central(fleet[role], connect_timeout=2)
-        store = ReplicaStore(tmp_path / role / "kiosk.db", central)
+        store = MemberStore(Store(tmp_path / role / "kiosk.db"), central)
         opened.append((store, central))
         return store
 
@@ -74,12 +93,18 @@ def members(fleet, tmp_path):
 
 def enrol(store, name="Ann", seed=0):
     emb = np.random.default_rng(seed).normal(size=128).astype(np.float32)
-    return store.add_employee(name, image=np.zeros((16, 16, 3), np.uint8), face=None, crop=np.zeros((8, 8, 3), np.uint8),
-                              embedding=emb / np.linalg.norm(emb), model_version="v1")
+    return store.add_employee(
+        name,
+        image=np.zeros((16, 16, 3), np.uint8),
+        face=None,
+        crop=np.zeros((8, 8, 3), np.uint8),
+        embedding=emb / np.linalg.norm(emb),
+        model_version="v1",
+    )
 
 
 def sync(store, site=""):
-    Replicator(lambda: store, store.central, site=site, model_version="v1").sync_once(store)
+    Replicator(store.replica, store.central, site=site, model_version="v1").sync_once()
 
 
 def test_staff_changes_reach_every_door_and_punches_reach_everyone_once(members):
@@ -98,9 +123,9 @@ def test_staff_changes_reach_every_door_and_punches_reach_everyone_once(members)
         for member in (door_a, door_b, admin):
             sync(member, site="Leeds")
     for member in (door_a, door_b, admin):
-        rows = member.attendance()
-        assert [(r["kiosk_id"], r["direction"]) for r in rows] == [("door_a", "in"), ("door_b", "out")]
-        assert member.backlog() == 0
+        rows = member.punch_log()
+        assert [(r.kiosk_id, r.direction) for r in rows] == [("door_a", "in"), ("door_b", "out")]
+        assert member.replica.backlog() == 0
     assert admin.central.count_punches() == 2
     admin.rename(ann, "Ann Smith")
     admin.remove_employee(ann)
@@ -146,10 +171,9 @@ def test_unsynced_doors_punching_one_visit_merge_alike_on_every_member(members):
         sync(member)
     sheets = []
     for member in (door_a, door_b, admin):
-        [record] = attendance.timesheet(member.entries(T0.date(), T0.date()), T0.date(), T0.date(), dt.timezone.utc,
-                                        cooldown_seconds=60)
+        [record] = attendance.timesheet(member.entries(T0.date(), T0.date()), T0.date(), T0.date(), dt.UTC, cooldown_seconds=60)
         sheets.append([(c.entry.kiosk_id, c.direction) for c in record.punches])
-        assert len(member.attendance()) == 2  # both stay in the log
+        assert len(member.punch_log()) == 2  # both stay in the log
     assert sheets == [[("door_a", "in")]] * 3  # same time: the door named first stands
 
 
@@ -158,7 +182,7 @@ def test_a_standalone_kiosks_data_cannot_join_a_fleet(tmp_path, fleet):
     central = Central(fleet["door_a"])
     try:
         with pytest.raises(StoreError, match="standalone kiosk's staff.*empty folder"):
-            ReplicaStore(tmp_path / "kiosk.db", central)
+            MemberStore(Store(tmp_path / "kiosk.db"), central)
     finally:
         central.close()
 
@@ -169,36 +193,39 @@ def test_a_crash_between_sending_and_emptying_the_outbox_sends_again_harmlessly(
     sync(door)
     for n in range(3):
         punch(door, ann, T0 + dt.timedelta(hours=n), kiosk_id="door_a")
-    door.central.push(door.outbox_batch(""))  # the database has them; the kiosk dies before it empties the outbox
-    assert door.backlog() == 3
+    door.central.push(door.replica.outbox_batch(""))  # the database has them; the kiosk dies before it empties the outbox
+    assert door.replica.backlog() == 3
     sync(door)
-    assert door.backlog() == 0 and door.central.count_punches() == 3
-    assert len(door.attendance()) == 3  # and pulling them back did not double them here either
+    assert door.replica.backlog() == 0 and door.central.count_punches() == 3
+    assert len(door.punch_log()) == 3  # and pulling them back did not double them here either
 
 
 def test_punches_are_kept_while_the_database_is_away(tmp_path, fleet):
     central = Central(fleet["door_a"].replace(":", ":", 1).rsplit(":", 1)[0] + ":1/x", connect_timeout=1)  # nothing listens there
-    store = ReplicaStore(tmp_path / "kiosk.db", central)
-    replicator = Replicator(lambda: store, central, site="", model_version="v1")
+    store = MemberStore(Store(tmp_path / "kiosk.db"), central)
+    replicator = Replicator(store.replica, central, site="", model_version="v1")
     with pytest.raises(Exception) as failure:
-        replicator.sync_once(store)
+        replicator.sync_once()
     assert type(failure.value).__name__ == "Unreachable" and "password" not in str(failure.value)
     store.db.execute("INSERT INTO employees (id, name, created) VALUES (1, 'Ann', '2026-01-01')")
     assert punch(store, 1, T0, kiosk_id="door_a").direction == "in"
-    assert store.backlog() == 1
+    assert store.replica.backlog() == 1
     central.close()
 
 
 # A door without a camera: punches in a loop (printing each entry's id once it is committed) while its sync thread runs.
 DOOR = textwrap.dedent("""
     import sys, threading, time, datetime as dt
-    from kiosk.central import Central
-    from kiosk.replica import Replicator, ReplicaStore
-    from tests.conftest import punch
+    from kiosk.fleet.central import Central
+    from kiosk.fleet.replica import MemberStore
+    from kiosk.fleet.sync import Replicator
+    from kiosk.store import Store
+    from tests.helpers import punch
     url, db, offline, pause, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
     central = Central(url, connect_timeout=1)
-    replicator = Replicator(lambda: ReplicaStore(db, central), central, site="test", model_version="v1", interval=1, batch=10)
-    store = ReplicaStore(db, central, appended=replicator.wake.set)
+    store = MemberStore(Store(db), central)
+    replicator = Replicator(store.replica, central, site="test", model_version="v1", interval=1, batch=10)
+    store.appended = replicator.wake.set
     while not store.employees():
         try:
             store.pull_gallery("v1")
@@ -223,8 +250,13 @@ DOOR = textwrap.dedent("""
 
 
 def start_door(url, db, *, offline=0, pause=0.02, start=0):
-    return subprocess.Popen([sys.executable, "-c", DOOR, url, str(db), str(offline), str(pause), str(start)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    return subprocess.Popen(
+        [sys.executable, "-c", DOOR, url, str(db), str(offline), str(pause), str(start)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
 
 
 def central_uuids(url):
@@ -274,8 +306,9 @@ def test_outage_of_a_minute_keeps_every_acknowledged_punch_exactly_once(server, 
         time.sleep(0.3)
         proc.send_signal(signal.SIGCONT)
         snapshot = set(acknowledged)
-        assert wait_for(lambda: set(local_uuids(db, snapshot).values()) <= set(central_uuids(fleet["owner"])), 60), \
+        assert wait_for(lambda: set(local_uuids(db, snapshot).values()) <= set(central_uuids(fleet["owner"])), 60), (
             "acknowledged punches missing after the database came back"
+        )
     finally:
         proc.kill()
         proc.wait(timeout=20)
@@ -310,10 +343,10 @@ def test_kill_9_in_the_middle_of_a_sync_fifty_times_loses_and_doubles_nothing(fl
         check.close()
     assert killed_with_backlog >= 5, f"only {killed_with_backlog} of 50 kills came while punches were waiting to be sent"
     central = Central(fleet["door_a"])
-    store = ReplicaStore(db, central)
+    store = MemberStore(Store(db), central)
     try:
         sync(store)
-        assert store.backlog() == 0
+        assert store.replica.backlog() == 0
     finally:
         store.close()
         central.close()
@@ -339,8 +372,6 @@ class Browser:
             return response.read().decode()
 
     def token(self, path):
-        from tests.test_admin import token_of
-
         return token_of(self.get(path))
 
     def post(self, path, fields, files=None, token_from=None):
@@ -353,10 +384,18 @@ class Browser:
         for key, value in fields.items():
             body += f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
         for key, (filename, data) in (files or {}).items():
-            body += (f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
-                     f'Content-Type: image/jpeg\r\n\r\n').encode() + data + b"\r\n"
+            body += (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
+                    f"Content-Type: image/jpeg\r\n\r\n"
+                ).encode()
+                + data
+                + b"\r\n"
+            )
         body += f"--{boundary}--\r\n".encode()
-        request = urllib.request.Request(self.base + path, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        request = urllib.request.Request(
+            self.base + path, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
         with self.opener.open(request, timeout=60) as response:
             return response.read().decode()
 
@@ -377,26 +416,33 @@ def start_member(tmp_path, name, url, *, replay=None):
     data = tmp_path / name
     camera = f"source = 'replay'\nreplay_path = '{replay}'\nloop = true\nfps = 15.0\n" if replay else "source = 'none'\n"
     config = tmp_path / f"{name}.toml"
-    config.write_text(f"[kiosk]\nid = '{name}'\n[camera]\n{camera}[model]\nthreads = 1\n[web]\nport = {port}\n"
-                      f"[fleet]\ndatabase_url = '{url}'\nsite = 'Leeds'\nsync_seconds = 30.0\n")
+    config.write_text(
+        f"[kiosk]\nid = '{name}'\n[camera]\n{camera}[model]\nthreads = 1\n[web]\nport = {port}\n"
+        f"[fleet]\ndatabase_url = '{url}'\nsite = 'Leeds'\nsync_seconds = 30.0\n"
+    )
     env = dict(os.environ, KIOSK_DATA_DIR=str(data), NOTIFY_SOCKET="")
     command = [sys.executable, "-m", "kiosk", "-c", str(config)] + (["run"] if replay else ["admin", "serve"])
     if not replay:
-        subprocess.run([sys.executable, "-m", "kiosk", "admin", "set-password", "--password-stdin"], input="fleet admin 1\n",
-                       env=env, check=True, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "kiosk", "admin", "set-password", "--password-stdin"],
+            input="fleet admin 1\n",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return proc, port
 
 
+@pytest.mark.lfw
 @pytest.mark.slow
 def test_two_doors_and_the_admin_server_as_processes(lfw, fleet, tmp_path):
     """Enrolled on the admin page: recognised at both doors within 2 s, each
     punch once in the fleet database, at every door and on the admin's punch
     log; removed on the admin page: gone from both doors' galleries."""
     import cv2
-
-    from tests.conftest import lfw_image
-    from tests.walkup import on_canvas
 
     frontal = cv2.imread(str(lfw_image("Colin_Powell", 2)))  # another photo than the enrolment one
     replay = tmp_path / "walk-up"
@@ -415,12 +461,18 @@ def test_two_doors_and_the_admin_server_as_processes(lfw, fleet, tmp_path):
             procs.append(proc)
             doors[name] = port
         for port in (admin_port, *doors.values()):
-            assert wait_for(lambda: status_of(port) is not None, 120), f"a member did not start: {[p.poll() for p in procs]}"
+            assert wait_for(lambda port=port: status_of(port) is not None, 120), (
+                f"a member did not start: {[p.poll() for p in procs]}"
+            )
         assert wait_for(lambda: all(status_of(p)["fleet"]["state"] == "connected" for p in (admin_port, *doors.values())), 30)
         browser = Browser(admin_port)
         browser.post("/admin/login", {"password": "fleet admin 1"})
-        page = browser.post("/admin/enroll", {"name": "Colin Powell"},
-                            files={"photo": ("colin.jpg", lfw_image("Colin_Powell", 1).read_bytes())}, token_from="/admin/")
+        page = browser.post(
+            "/admin/enroll",
+            {"name": "Colin Powell"},
+            files={"photo": ("colin.jpg", lfw_image("Colin_Powell", 1).read_bytes())},
+            token_from="/admin/",
+        )
         enrolled = time.monotonic()
         assert "Colin Powell enrolled" in page
         recognised: dict[str, float] = {}
@@ -454,7 +506,7 @@ def test_two_doors_and_the_admin_server_as_processes(lfw, fleet, tmp_path):
         day = browser.get("/admin/timesheet?view=day")
         assert f"IN {rows[0][1].astimezone().strftime('%H:%M')} <small>{rows[0][0]}</small>" in day  # the door that counted
         for name in doors:  # every door has every punch
-            assert wait_for(lambda: len(local_uuids(tmp_path / name / "kiosk.db")) == len(rows), 10)  # noqa: B023
+            assert wait_for(lambda name=name: len(local_uuids(tmp_path / name / "kiosk.db")) == len(rows), 10)
         assert [status_of(p)["gallery_size"] for p in doors.values()] == [1, 1]
         browser.post("/admin/employees/1/remove", {"confirm": "yes"}, token_from="/admin/employees/1")
         removed = time.monotonic()
@@ -478,7 +530,9 @@ def kiosk_cli(tmp_path, *args, config=""):
     path = tmp_path / "cli.toml"
     path.write_text(config)
     env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path / "data"))
-    return subprocess.run([sys.executable, "-m", "kiosk", "-c", str(path), *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", "-c", str(path), *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_will_meet(server, tmp_path):
@@ -506,7 +560,7 @@ def test_admin_serve_needs_a_fleet(tmp_path):
 
 @pytest.fixture(scope="module")
 def encoder(detector):
-    from kiosk.cli import build_encoder
+    from kiosk.composition import build_encoder
     from kiosk.config import BUNDLED_MODEL
 
     return build_encoder(BUNDLED_MODEL)
@@ -514,24 +568,26 @@ def encoder(detector):
 
 def door_services(tmp_path, central, encoder, backlog, **kw):
     """A door's web services with a made-up offline sync state, its replica on ``central``, and an admin password."""
-    from kiosk.config import RecognitionSettings
-    from kiosk.loop import Status
-    from kiosk.recognition import Recognizer
+    from kiosk.status import Status
     from kiosk.web import Services, passwords
-    from tests.test_admin import PASSWORD
 
     passwords.set_password(tmp_path, PASSWORD)
-    state = {"state": "offline", "backlog": backlog, "last_sync": None, "offline_since": "2026-11-23T08:00:00+00:00",
-             "problem": "the fleet database cannot be reached", "gallery_revision": 3}
-    return Services(Status(model_version=encoder.embedder.contract.version, camera="ok"), str(tmp_path / "kiosk.db"), encoder,
-                    Recognizer(encoder, RecognitionSettings()), open_store=lambda: ReplicaStore(tmp_path / "kiosk.db", central),
-                    sync=lambda: state, **kw)
+    state = {
+        "state": "offline",
+        "backlog": backlog,
+        "last_sync": None,
+        "offline_since": "2026-11-23T08:00:00+00:00",
+        "problem": "the fleet database cannot be reached",
+        "gallery_revision": 3,
+    }
+    door = application(MemberStore(Store(tmp_path / "kiosk.db"), central), encoder)
+    return Services(Status(model_version=encoder.embedder.contract.version, camera="ok"), door, sync=lambda: state, **kw)
 
 
+@pytest.mark.lfw
 def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_the_sync(lfw, fleet, tmp_path, encoder):
     from kiosk.config import Config, KioskSettings
     from kiosk.web import create_app
-    from tests.test_admin import enroll, login, photo_bytes
 
     central = Central(fleet["door_a"])
     services = door_services(tmp_path, central, encoder, backlog=7)
@@ -540,7 +596,7 @@ def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_th
         assert login(client).status_code == 302
         refused = enroll(client, "Colin Powell", photo_bytes("Colin_Powell"))
         assert refused.status_code == 403 and "fleet&#39;s admin server" in refused.get_data(as_text=True)
-        assert ReplicaStore(tmp_path / "kiosk.db", central).employees() == []
+        assert MemberStore(Store(tmp_path / "kiosk.db"), central).employees() == []
         page = client.get("/admin/status").get_data(as_text=True)
         assert "Punches waiting to be sent</dt><dd>7" in page and "not reachable since" in page
         assert client.get("/status").get_json()["fleet"]["backlog"] == 7
@@ -548,13 +604,11 @@ def test_a_doors_admin_page_sends_staff_changes_to_the_admin_server_and_shows_th
         central.close()
 
 
-def test_a_door_in_a_real_browser_offline_with_staff_managed_elsewhere(lfw, fleet, tmp_path, encoder):
+def test_a_door_in_a_real_browser_offline_with_staff_managed_elsewhere(fleet, tmp_path, encoder):
     from selenium.webdriver.common.by import By
 
     from kiosk.config import Config, KioskSettings
     from kiosk.web import create_app
-    from tests.test_browser import PASSWORD, chrome, serve, shot
-    from tests.test_browser import wait_for as wait_for_text
 
     central = Central(fleet["door_a"])
     services = door_services(tmp_path, central, encoder, backlog=12, staff_managed_here=False)
@@ -580,8 +634,10 @@ def test_a_door_in_a_real_browser_offline_with_staff_managed_elsewhere(lfw, flee
 
 
 def test_a_refused_login_is_a_config_error_not_an_outage(server, fleet, tmp_path):
-    server.sql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'locked') THEN "
-               "CREATE ROLE locked LOGIN PASSWORD 'right one' IN ROLE kiosk_member; END IF; END $$")
+    server.sql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'locked') THEN "
+        "CREATE ROLE locked LOGIN PASSWORD 'right one' IN ROLE kiosk_member; END IF; END $$"
+    )
     hba = server.data / "pg_hba.conf"
     original = hba.read_text()
     hba.write_text("host all locked 127.0.0.1/32 scram-sha-256\n" + original)

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from kiosk.cameras import CameraError
-from kiosk.cli import build_encoder
+from kiosk.composition import build_encoder
 from kiosk.config import BUNDLED_MODEL, AttendanceSettings, DisplaySettings, RecognitionSettings
 from kiosk.enrollment import make_reference
-from kiosk.loop import KioskLoop, Status
-from kiosk.recognition import Recognizer
+from kiosk.status import Status
 from kiosk.store import Store
-from tests.conftest import lfw_image
+from tests.helpers import lfw_image, make_loop
 from tests.walkup import EMPTY, on_canvas, walk_up
 
 FPS = 15.0
@@ -46,7 +45,7 @@ class Replay:
 class Clock:
     def __init__(self):
         self.seconds = 0.0
-        self.start = dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.timezone.utc)
+        self.start = dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.UTC)
 
     def tick(self):
         self.seconds += 1 / FPS
@@ -85,8 +84,14 @@ def photo(person, number):
 
 def enrol(store, encoder, person, number):
     ref = make_reference(encoder, photo(person, number))
-    return store.add_employee(person.replace("_", " "), image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
-                              model_version=encoder.embedder.contract.version)
+    return store.add_employee(
+        person.replace("_", " "),
+        image=ref.image,
+        face=ref.face,
+        crop=ref.crop,
+        embedding=ref.embedding,
+        model_version=encoder.embedder.contract.version,
+    )
 
 
 def started_at(status) -> float:
@@ -100,15 +105,13 @@ def walk_frames(person, enrolment_photo, turned_photo):
 
 def run_loop(encoder, store, frames, clock, welcome_seconds=2.0, cooldown=3600.0):
     status = Recording(clock)
-    loop = KioskLoop(open_camera=lambda: Replay(frames, clock), recognizer=Recognizer(encoder, RecognitionSettings()), store=store,
-                     recognition=RecognitionSettings(), rules=AttendanceSettings(cooldown_seconds=cooldown, timezone="UTC"),
-                     display=DisplaySettings(welcome_seconds=welcome_seconds, preview=False), kiosk_id="door",
-                     model_version=encoder.embedder.contract.version, status=status, clock=clock.wall, monotonic=clock.monotonic)
+    loop = make_loop(store, encoder, open_camera=lambda: Replay(frames, clock), recognition=RecognitionSettings(), rules=AttendanceSettings(cooldown_seconds=cooldown, timezone="UTC"), display=DisplaySettings(welcome_seconds=welcome_seconds, preview=False), kiosk_id="door", status=status, clock=clock.wall, monotonic=clock.monotonic)
     loop.run()
     assert loop.finished and loop.error is None
     return loop, status
 
 
+@pytest.mark.lfw
 def test_an_enrolled_person_walking_up_gets_guidance_then_one_readable_welcome(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     colin = enrol(store, encoder, "Colin_Powell", COLIN[1])
@@ -128,22 +131,24 @@ def test_an_enrolled_person_walking_up_gets_guidance_then_one_readable_welcome(l
     assert [(e.employee_id, e.direction) for e in store.history(colin)] == [(colin, "in")]
 
 
+@pytest.mark.lfw
 def test_a_stranger_walking_up_is_not_recognised_once(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     enrol(store, encoder, "Colin_Powell", COLIN[1])
     clock = Clock()
     loop, status = run_loop(encoder, store, walk_frames(*HUGO) + [EMPTY] * 60, clock)
     assert status.states().count("unknown") == 1 and status.unknown_faces == 1
-    assert "welcome" not in status.states() and store.attendance() == []
+    assert "welcome" not in status.states() and store.punch_log() == []
 
 
+@pytest.mark.lfw
 def test_two_people_in_turn_give_two_punches_and_a_second_visit_is_already_recorded(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     colin, tony = enrol(store, encoder, "Colin_Powell", COLIN[1]), enrol(store, encoder, "Tony_Blair", TONY[1])
     clock = Clock()
     frames = walk_frames(*COLIN) + [EMPTY] * 40 + walk_frames(*TONY) + [EMPTY] * 40 + walk_frames(*COLIN) + [EMPTY] * 40
     loop, status = run_loop(encoder, store, frames, clock)
-    assert [r["employee_id"] for r in store.attendance()] == [colin, tony]
+    assert [r.employee_id for r in store.punch_log()] == [colin, tony]
     welcomes = [s.title for _, s in status.shown if s.state == "welcome"]
     assert welcomes == ["Welcome, Colin Powell", "Welcome, Tony Blair"]
     [again] = [s for _, s in status.shown if s.state == "already"]
@@ -151,14 +156,12 @@ def test_two_people_in_turn_give_two_punches_and_a_second_visit_is_already_recor
     assert status.unknown_faces == 0
 
 
+@pytest.mark.lfw
 def test_admin_changes_reach_the_running_loop(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     clock = Clock()
     status = Status()
-    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=store,
-                     recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0),
-                     display=DisplaySettings(preview=False), kiosk_id="k", model_version=encoder.embedder.contract.version,
-                     status=status, clock=clock.wall, monotonic=clock.monotonic)
+    loop = make_loop(store, encoder, recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False), kiosk_id="k", status=status, clock=clock.wall, monotonic=clock.monotonic)
     frame = on_canvas(photo("Colin_Powell", 2), 170)
 
     def visit():
@@ -169,14 +172,14 @@ def test_admin_changes_reach_the_running_loop(lfw, tmp_path, encoder):
         loop.process(EMPTY)
 
     visit()
-    assert store.attendance() == []
+    assert store.punch_log() == []
     admin = Store(tmp_path / "kiosk.db")  # a second connection, as the admin page has
     colin = enrol(admin, encoder, "Colin_Powell", 1)
     visit()
-    assert [r["employee_id"] for r in store.attendance()] == [colin]
+    assert [r.employee_id for r in store.punch_log()] == [colin]
     admin.remove_employee(colin)
     visit()
-    assert len(store.attendance()) == 1 and status.gallery_size == 0
+    assert len(store.punch_log()) == 1 and status.gallery_size == 0
 
 
 def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
@@ -188,22 +191,18 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
             loop.stop()
         raise CameraError("unplugged")
 
-    loop = KioskLoop(open_camera=no_camera, recognizer=Recognizer(encoder, RecognitionSettings()), store=Store(tmp_path / "k.db"),
-                     recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(), kiosk_id="t",
-                     model_version=encoder.embedder.contract.version, status=Status(), retry_max_seconds=0.01)
+    loop = make_loop(Store(tmp_path / "k.db"), encoder, open_camera=no_camera, recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(), kiosk_id="t", status=Status(), retry_max_seconds=0.01)
     loop.run()
     assert len(attempts) == 3
     assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera and loop.status.camera_down_since is not None
 
 
+@pytest.mark.lfw
 def test_the_preview_is_made_only_while_someone_watches(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     clock = Clock()
     status = Status()
-    loop = KioskLoop(open_camera=None, recognizer=Recognizer(encoder, RecognitionSettings()), store=store,
-                     recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(preview_fps=5),
-                     kiosk_id="k", model_version=encoder.embedder.contract.version, status=status,
-                     clock=clock.wall, monotonic=clock.monotonic)
+    loop = make_loop(store, encoder, recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(preview_fps=5), kiosk_id="k", status=status, clock=clock.wall, monotonic=clock.monotonic)
     frame = on_canvas(photo("Colin_Powell", 2), 150)
     clock.tick()
     loop.process(frame)

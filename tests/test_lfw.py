@@ -25,6 +25,7 @@ def test_pairs_file_that_breaks_its_header(tmp_path):
         read_pairs(path)
 
 
+@pytest.mark.lfw
 def test_real_lfw_protocol_files(lfw):
     dev = read_pairs(lfw / "pairsDevTest.txt")
     assert len(dev) == 1000 and sum(p.same for p in dev) == 500

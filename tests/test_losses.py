@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras", reason="the trainer extra is not installed")
-from trainer import losses  # noqa: E402
 from kiosk.matching import l2_normalize  # noqa: E402
+from trainer import losses  # noqa: E402
 
 
 def unit(*rows):
@@ -42,8 +42,12 @@ def test_batch_hard_triplet():
     emb = unit([1, 0], [0.6, 0.8], [0.8, 0.6], [-1, 0])
     labels = np.array([0, 0, 1, 1])
     d = 1 - emb @ emb.T
-    per_anchor = [max(d[0, 1] - min(d[0, 2], d[0, 3]) + 0.2, 0), max(d[1, 0] - min(d[1, 2], d[1, 3]) + 0.2, 0),
-                  max(d[2, 3] - min(d[2, 0], d[2, 1]) + 0.2, 0), max(d[3, 2] - min(d[3, 0], d[3, 1]) + 0.2, 0)]
+    per_anchor = [
+        max(d[0, 1] - min(d[0, 2], d[0, 3]) + 0.2, 0),
+        max(d[1, 0] - min(d[1, 2], d[1, 3]) + 0.2, 0),
+        max(d[2, 3] - min(d[2, 0], d[2, 1]) + 0.2, 0),
+        max(d[3, 2] - min(d[3, 0], d[3, 1]) + 0.2, 0),
+    ]
     assert value(losses.triplet_hard_loss(labels, emb, 0.2)) == pytest.approx(np.mean(per_anchor), abs=1e-5)
 
 

@@ -40,7 +40,7 @@ def test_acceptance_needs_threshold_and_margin():
 def test_batched_matching_agrees_with_single(rng):
     gallery = l2_normalize(rng.normal(size=(1000, 32)))
     queries = l2_normalize(rng.normal(size=(20, 32)))
-    for q, m in zip(queries, best_matches(gallery, queries)):
+    for q, m in zip(queries, best_matches(gallery, queries), strict=True):
         single = best_match(gallery, q)
         assert m.index == single.index
         assert (m.distance, m.second_distance) == pytest.approx((single.distance, single.second_distance), abs=1e-5)

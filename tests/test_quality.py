@@ -2,11 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.detection import Detection
 from kiosk import quality
 from kiosk.config import QualitySettings
+from kiosk.detection import Detection
 from kiosk.quality import FAIR, GOOD, REASONS, choose_face, pose
-from tests.conftest import lfw_image
+from tests.helpers import lfw_image
 
 SETTINGS = QualitySettings()
 CROP_EYES = 40.0  # a model whose crop has its eyes 40 px apart: good faces need 20 px, fair ones 10 px
@@ -29,13 +29,16 @@ def test_pose_of_a_frontal_face_and_a_turned_one():
     assert roll == pytest.approx(45)
 
 
-@pytest.mark.parametrize("detections,reason", [
-    ([], "no_face"),
-    ([face(x=20), face(x=300)], "several_faces"),
-    ([face(eyes=((100, 100), (108, 100)), nose=(104, 110))], "too_small"),
-    ([face(nose=(146, 125))], "turned"),
-    ([face(eyes=((100, 100), (130, 130)), nose=(110, 125))], "tilted"),
-])
+@pytest.mark.parametrize(
+    "detections,reason",
+    [
+        ([], "no_face"),
+        ([face(x=20), face(x=300)], "several_faces"),
+        ([face(eyes=((100, 100), (108, 100)), nose=(104, 110))], "too_small"),
+        ([face(nose=(146, 125))], "turned"),
+        ([face(eyes=((100, 100), (130, 130)), nose=(110, 125))], "tilted"),
+    ],
+)
 def test_faces_beyond_the_lenient_limits_are_refused(detections, reason):
     frame = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
     result = check_quality(frame, detections, SETTINGS)
@@ -43,16 +46,20 @@ def test_faces_beyond_the_lenient_limits_are_refused(detections, reason):
     assert result.message == REASONS[reason]
 
 
-@pytest.mark.parametrize("detection,reason", [
-    (face(nose=(136, 125)), "turned"),  # yaw 0.4: over 0.35, under 0.6
-    (face(eyes=((100, 100), (115, 100)), nose=(107.5, 112)), "too_small"),  # 15 px: under 20, over 10
-])
+@pytest.mark.parametrize(
+    "detection,reason",
+    [
+        (face(nose=(136, 125)), "turned"),  # yaw 0.4: over 0.35, under 0.6
+        (face(eyes=((100, 100), (115, 100)), nose=(107.5, 112)), "too_small"),  # 15 px: under 20, over 10
+    ],
+)
 def test_faces_between_the_limits_are_fair_and_say_why(detection, reason):
     frame = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
     result = check_quality(frame, [detection], SETTINGS)
     assert result.ok and result.tier == FAIR and result.reason == reason and not result.good
 
 
+@pytest.mark.lfw
 def test_a_small_second_face_in_the_background_is_allowed(lfw, detector):
     image = cv2.imread(str(lfw_image("Aaron_Eckhart")))
     main = detector.detect(image)
@@ -77,12 +84,16 @@ def test_a_much_smaller_face_in_the_middle_does_not_win():
     assert choose_face([big, small_middle], (300, 400, 3), SETTINGS) == (None, None)
 
 
-@pytest.mark.parametrize("transform,reason,tier", [
-    (lambda im: (im * 0.15).astype(np.uint8), "too_dark", None),
-    (lambda im: np.clip(im.astype(int) * 3 + 120, 0, 255).astype(np.uint8), "too_bright", None),
-    (lambda im: cv2.GaussianBlur(im, (0, 0), 4), "blurred", None),
-    (lambda im: cv2.GaussianBlur(im, (0, 0), 1.3), "blurred", FAIR),
-])
+@pytest.mark.lfw
+@pytest.mark.parametrize(
+    "transform,reason,tier",
+    [
+        (lambda im: (im * 0.15).astype(np.uint8), "too_dark", None),
+        (lambda im: np.clip(im.astype(int) * 3 + 120, 0, 255).astype(np.uint8), "too_bright", None),
+        (lambda im: cv2.GaussianBlur(im, (0, 0), 4), "blurred", None),
+        (lambda im: cv2.GaussianBlur(im, (0, 0), 1.3), "blurred", FAIR),
+    ],
+)
 def test_photometric_reasons_on_a_real_face(lfw, detector, transform, reason, tier):
     image = cv2.imread(str(lfw_image("Aaron_Eckhart")))
     faces = detector.detect(image)

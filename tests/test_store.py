@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from kiosk.store import Store, UnknownEmployee
-from tests.conftest import punch
+from tests.helpers import punch
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 23, 8, 59, tzinfo=UTC)
 
 
@@ -61,9 +61,9 @@ def test_removal_deletes_face_keeps_history_unless_purged(store):
     store.remove_employee(a)
     with pytest.raises(UnknownEmployee):
         store.reference_crop(a)
-    assert len(store.attendance(employee_id=a)) == 1
+    assert len(store.punch_log(employee_id=a)) == 1
     store.remove_employee(b, purge_attendance=True)
-    assert store.attendance(employee_id=b) == []
+    assert store.punch_log(employee_id=b) == []
     with pytest.raises(UnknownEmployee):
         store.remove_employee(12345)
 
@@ -77,7 +77,7 @@ def test_a_visit_appends_what_the_rules_decide_in_one_transaction(store):
     assert second.direction == "out"
     next_day = punch(store, a, T0 + dt.timedelta(days=1), cooldown_seconds=60)
     assert next_day.direction == "in"
-    assert [r["direction"] for r in store.attendance("2026-11-23", "2026-11-23")] == ["in", "out"]
+    assert [r.direction for r in store.punch_log("2026-11-23", "2026-11-23")] == ["in", "out"]
     assert [e.id for e in store.history(a)] == [first.id, second.id, next_day.id]
 
 
@@ -86,7 +86,9 @@ def test_corrections_are_appended_and_name_their_target(store):
     p = punch(store, a, T0)
     later = T0 + dt.timedelta(days=3)
     void = store.add_correction(a, "void", at=later, work_day=later.date(), author="admin", note="was Bob", target=p.id)
-    added = store.add_correction(a, "added", at=T0 + dt.timedelta(hours=9), work_day=T0.date(), author="admin", note="forgot", direction="out")
+    added = store.add_correction(
+        a, "added", at=T0 + dt.timedelta(hours=9), work_day=T0.date(), author="admin", note="forgot", direction="out"
+    )
     with pytest.raises(ValueError, match="not a punch of employee"):
         store.add_correction(b, "void", at=later, work_day=later.date(), author="admin", note="x", target=p.id)
     with pytest.raises(ValueError, match="needs a reason"):
@@ -115,11 +117,14 @@ def test_a_deleted_or_replaced_database_is_noticed_before_a_punch_is_acknowledge
         store.check_file()
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda p: p.mkdir(), "is a folder, not the kiosk database"),
-    (lambda p: p.write_bytes(b""), "empty \\(0 bytes\\).*kiosk restore"),
-    (lambda p: p.write_bytes(b"this is not sqlite at all" * 100), "not a readable kiosk database.*kiosk restore"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda p: p.mkdir(), "is a folder, not the kiosk database"),
+        (lambda p: p.write_bytes(b""), "empty \\(0 bytes\\).*kiosk restore"),
+        (lambda p: p.write_bytes(b"this is not sqlite at all" * 100), "not a readable kiosk database.*kiosk restore"),
+    ],
+)
 def test_broken_database_files_are_named_with_the_way_out(tmp_path, make, needle):
     from kiosk.store import StoreError
 
@@ -189,7 +194,8 @@ def test_reference_image_and_face_are_kept_and_embeddings_updated(store):
 
 def test_a_database_from_before_reference_images_is_migrated(tmp_path):
     """Schema 1 (no version number, crops only) opens as schema 2 with everyone kept."""
-    from kiosk.store import SCHEMA_VERSION, encode_png
+    from kiosk.image_codec import encode_png
+    from kiosk.schema import SCHEMA_VERSION
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
@@ -205,37 +211,64 @@ def test_a_database_from_before_reference_images_is_migrated(tmp_path):
         INSERT INTO employees (name, created) VALUES ('Old Timer', '2026-01-01T00:00:00+00:00');
     """)
     old.execute("INSERT INTO reference_faces VALUES (1, ?, ?, 'v64')", (encode_png(crop(42)), unit(1).tobytes()))
-    old.execute("INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (1, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')")
+    old.execute(
+        "INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (1, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')"
+    )
     old.commit()
     old.close()
     store = Store(path)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     ref = store.reference(1)
     assert ref.image is None and ref.face is None and ref.crop[0, 0].tolist() == [42, 42, 42]
-    assert [e.name for e in store.employees()] == ["Old Timer"] and len(store.attendance()) == 1
+    assert [e.name for e in store.employees()] == ["Old Timer"] and len(store.punch_log()) == 1
     assert store.generation() == 3 and store.stale_references("dlib150") == [1]
     store.close()
     Store(path).close()  # opening again changes nothing
 
 
-def test_a_schema_3_database_gains_entry_uuids_and_the_outbox(tmp_path):
-    from tests.conftest import punch
-
+def test_a_schema_3_database_gains_entry_uuids_and_no_outbox(tmp_path):
     path = tmp_path / "v3.db"
     store = Store(path)
     a = store.add_employee("Ann", image=None, face=None, crop=crop(1), embedding=unit(1), model_version="v")
     store.close()
     db = sqlite3.connect(path)
-    db.executescript("DROP INDEX attendance_uuid; DROP TABLE outbox; ALTER TABLE attendance DROP COLUMN uuid; PRAGMA user_version = 3;")
-    db.execute("INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (?, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')", (a,))
+    db.executescript(
+        "DROP INDEX attendance_uuid; ALTER TABLE attendance DROP COLUMN uuid; PRAGMA user_version = 3;"
+    )
+    db.execute(
+        "INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (?, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')",
+        (a,),
+    )
     db.commit()
     db.close()
     store = Store(path)
-    punch(store, a, dt.datetime(2026, 1, 3, 8, tzinfo=dt.timezone.utc))
-    uuids = [r["uuid"] for r in store.attendance()]
+    punch(store, a, dt.datetime(2026, 1, 3, 8, tzinfo=dt.UTC))
+    uuids = [r.uuid for r in store.punch_log()]
     assert uuids[0] is None and len(uuids[1]) == 36  # the old row stays as it was; new ones are named
-    assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0  # a standalone kiosk queues nothing
+    # The outbox is a fleet member's (kiosk.fleet.replica): a standalone kiosk has none, and queues nothing.
+    assert store.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%outbox%'").fetchone()[0] == 0
     store.close()
+
+
+def test_a_new_database_has_the_same_schema_as_a_migrated_one(tmp_path):
+    """Every step from schema 1 gives the tables, indexes and triggers a new database gets."""
+    import sqlite3
+
+    from kiosk.schema import statements, steps
+
+    def shape(db):
+        return sorted((r[0], r[1]) for r in db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+
+    old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for statement in statements(steps()[1].read_text()):
+        old.execute(statement)
+    old.execute("INSERT INTO employees (name, created) VALUES ('Old Timer', '2026-01-01')")
+    old.close()
+    migrated, fresh = Store(tmp_path / "old.db"), Store(tmp_path / "new.db")
+    assert shape(migrated.db) == shape(fresh.db)
+    columns = {t: [r[1] for r in fresh.db.execute(f"PRAGMA table_info({t})")] for t in ("employees", "reference_faces", "attendance")}
+    assert columns == {t: [r[1] for r in migrated.db.execute(f"PRAGMA table_info({t})")] for t in columns}
+    assert "uuid" in columns["attendance"] and "expected_start" in columns["employees"]
 
 
 def test_a_database_from_a_newer_kiosk_is_refused(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("keras", reason="the trainer extra is not installed")
 
+from tests.helpers import fit, make_tiny_data  # noqa: E402
 from trainer.fit import FitConfig, run_fit  # noqa: E402
 from trainer.prepare import FaceCache  # noqa: E402
 
@@ -16,41 +17,9 @@ def tiny_data(tmp_path):
     return make_tiny_data(tmp_path)
 
 
-def make_tiny_data(tmp_path):
-    """12 'people', each a distinct colour pattern, 4 images each, and a teacher
-    that gives every person one direction."""
-    rng = np.random.default_rng(0)
-    people, paths, crops = [], [], []
-    base = rng.integers(0, 255, (12, 1, 1, 3))
-    for p in range(12):
-        for i in range(4):
-            noise = rng.integers(-20, 20, (32, 32, 3))
-            crops.append(np.clip(base[p] + noise + (np.arange(32)[:, None, None] * (p % 3)), 0, 255).astype(np.uint8))
-            people.append(f"P{p}")
-            paths.append(f"P{p}/P{p}_{i + 1:04d}.jpg")
-    cache = tmp_path / "cache.npz"
-    FaceCache(np.stack(crops), np.array(paths), np.array(people)).save(cache)
-    directions = rng.normal(size=(12, 128)).astype(np.float32)
-    teacher = np.repeat(directions, 4, axis=0) + rng.normal(0, 0.05, (48, 128)).astype(np.float32)
-    np.savez(tmp_path / "teacher.npz", paths=np.array(paths), embedding=teacher, embedding_mirrored=teacher)
-    (tmp_path / "people.txt").write_text("12\n" + "".join(f"P{p}\t4\n" for p in range(12)))
-    return tmp_path
-
-
 def losses(run):
     with open(run / "history.csv") as f:
         return [float(r["loss"]) for r in csv.DictReader(f)]
-
-
-def fit(tiny_data, name, **kw):
-    kw.setdefault("epochs", 6)
-    kw.setdefault("learning_rate", 1e-2)
-    config = FitConfig(
-        cache=str(tiny_data / "cache.npz"), out=str(tiny_data / name), train_people=str(tiny_data / "people.txt"),
-        teacher=str(tiny_data / "teacher.npz"), width=8, batch_size=16, steps_per_epoch=6,
-        holdout_fraction=0.2, **kw,
-    )
-    return run_fit(config)
 
 
 def test_distillation_with_triplets_trains_and_its_loss_drops(tiny_data):
@@ -81,10 +50,17 @@ def test_an_interrupted_run_resumes_where_it_stopped(tiny_data):
             if epoch == 2:
                 raise KeyboardInterrupt
 
-
     run_dir = tiny_data / "resume"
-    config = dict(cache=str(tiny_data / "cache.npz"), out=str(run_dir), train_people=str(tiny_data / "people.txt"),
-                  teacher=str(tiny_data / "teacher.npz"), width=8, epochs=5, batch_size=16, steps_per_epoch=3)
+    config = dict(
+        cache=str(tiny_data / "cache.npz"),
+        out=str(run_dir),
+        train_people=str(tiny_data / "people.txt"),
+        teacher=str(tiny_data / "teacher.npz"),
+        width=8,
+        epochs=5,
+        batch_size=16,
+        steps_per_epoch=3,
+    )
     stopper = Stop()
     orig_fit = keras.Model.fit
 
@@ -105,8 +81,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(tiny_data):
 
 def write_taught(folder, crops, descriptors):
     folder.mkdir()
-    np.savez(folder / "shard-00000.npz", crops=crops, descriptors=descriptors,
-             weights=np.ones(len(crops), np.float32), sources=np.array([["P0/P0_0001.jpg", ""]] * len(crops)))
+    np.savez(
+        folder / "shard-00000.npz",
+        crops=crops,
+        descriptors=descriptors,
+        weights=np.ones(len(crops), np.float32),
+        sources=np.array([["P0/P0_0001.jpg", ""]] * len(crops)),
+    )
     return folder
 
 
@@ -118,8 +99,9 @@ def test_teacher_labelled_faces_fill_batches_as_identities_of_their_own(tiny_dat
     labels = np.repeat(np.arange(2), 4)
     teacher = np.eye(128, dtype=np.float32)[labels]
     extra_targets = np.eye(128, dtype=np.float32)[10:15]
-    batches = TripletBatches(crops, labels, teacher, teacher, batch_size=16, k=4, steps=2,
-                             extra=(crops[:5], extra_targets), extra_fraction=0.5)
+    batches = TripletBatches(
+        crops, labels, teacher, teacher, batch_size=16, k=4, steps=2, extra=(crops[:5], extra_targets), extra_fraction=0.5
+    )
     x, y = batches[0]
     assert x.shape == (16, 32, 32, 3)
     real, extra = y[:8], y[8:]
@@ -133,10 +115,14 @@ def test_teacher_labelled_faces_fill_batches_as_identities_of_their_own(tiny_dat
 def test_fine_tuning_on_taught_faces_starts_from_given_weights(tiny_data):
     first = fit(tiny_data, "base", epochs=2)
     rng = np.random.default_rng(2)
-    taught = write_taught(tiny_data / "taught", rng.integers(0, 255, (20, 32, 32, 3)).astype(np.uint8),
-                          rng.normal(size=(20, 128)).astype(np.float32))
-    tuned = fit(tiny_data, "tuned", epochs=1, learning_rate=1e-9, taught=str(taught),
-                init_weights=str(first / "final.weights.h5"))
+    taught = write_taught(
+        tiny_data / "taught",
+        rng.integers(0, 255, (20, 32, 32, 3)).astype(np.uint8),
+        rng.normal(size=(20, 128)).astype(np.float32),
+    )
+    tuned = fit(
+        tiny_data, "tuned", epochs=1, learning_rate=1e-9, taught=str(taught), init_weights=str(first / "final.weights.h5")
+    )
     import keras
 
     from trainer.export import build_keras
@@ -151,8 +137,12 @@ def test_fine_tuning_on_taught_faces_starts_from_given_weights(tiny_data):
 
 def test_taught_needs_the_teacher(tiny_data):
     taught = write_taught(tiny_data / "taught", np.zeros((2, 32, 32, 3), np.uint8), np.ones((2, 128), np.float32))
-    config = FitConfig(cache=str(tiny_data / "cache.npz"), out=str(tiny_data / "x"), train_people=str(tiny_data / "people.txt"),
-                       taught=str(taught))
+    config = FitConfig(
+        cache=str(tiny_data / "cache.npz"),
+        out=str(tiny_data / "x"),
+        train_people=str(tiny_data / "people.txt"),
+        taught=str(taught),
+    )
     with pytest.raises(ValueError, match="--taught needs --teacher"):
         run_fit(config)
 
@@ -164,8 +154,11 @@ def test_a_blend_mixes_teacher_chip_and_student_crop_alike():
         def chip(self, path):
             return np.full((150, 150, 3), 200 if path.startswith("A") else 0, np.uint8)
 
-    cache = FaceCache(np.stack([np.full((32, 32, 3), 200, np.uint8), np.zeros((32, 32, 3), np.uint8)]),
-                      np.array(["A/A_0001.jpg", "B/B_0001.jpg"]), np.array(["A", "B"]))
+    cache = FaceCache(
+        np.stack([np.full((32, 32, 3), 200, np.uint8), np.zeros((32, 32, 3), np.uint8)]),
+        np.array(["A/A_0001.jpg", "B/B_0001.jpg"]),
+        np.array(["A", "B"]),
+    )
     seen_blend = False
     for seed in range(20):
         crop, chip, (a, b), weight = make_sample(FakeTeacher(), cache, np.array([0, 1]), 1.0, np.random.default_rng(seed))
@@ -204,8 +197,12 @@ def test_fine_tuning_keeps_the_starting_weights_as_best_until_an_epoch_beats_the
 
 
 def test_a_backbone_refuses_crops_of_another_alignment(tiny_data):
-    config = FitConfig(cache=str(tiny_data / "cache.npz"), out=str(tiny_data / "x"), train_people=str(tiny_data / "people.txt"),
-                       backbone="dlib-resnet")
+    config = FitConfig(
+        cache=str(tiny_data / "cache.npz"),
+        out=str(tiny_data / "x"),
+        train_people=str(tiny_data / "people.txt"),
+        backbone="dlib-resnet",
+    )
     with pytest.raises(ValueError, match="needs 'dlib150' crops of 150 px: run 'trainer prepare --alignment dlib150 --size 150'"):
         run_fit(config)
 
@@ -221,11 +218,28 @@ def test_dlib_resnet_fine_tunes_with_its_early_stages_frozen(tmp_path):
     people = [f"P{p}" for p in range(6) for _ in range(4)]
     base = rng.integers(40, 215, (6, 1, 1, 3))
     crops = np.clip(np.repeat(base, 4, axis=0) + rng.integers(-25, 25, (24, 150, 150, 3)), 0, 255).astype(np.uint8)
-    FaceCache(crops, np.array([f"{p}/{p}_{i % 4 + 1:04d}.jpg" for i, p in enumerate(people)]), np.array(people), "dlib150").save(tmp_path / "c.npz")
+    FaceCache(crops, np.array([f"{p}/{p}_{i % 4 + 1:04d}.jpg" for i, p in enumerate(people)]), np.array(people), "dlib150").save(
+        tmp_path / "c.npz"
+    )
     (tmp_path / "people.txt").write_text("6\n" + "".join(f"P{p}\t4\n" for p in range(6)))
-    run = run_fit(FitConfig(cache=str(tmp_path / "c.npz"), out=str(tmp_path / "run"), train_people=str(tmp_path / "people.txt"),
-                            backbone="dlib-resnet", init="dlib", freeze_stages=3, optimizer="sgd", learning_rate=1e-2,
-                            margin=0.04, loss="triplet-hard", batch_size=8, epochs=1, steps_per_epoch=2, holdout_fraction=0.0))
+    run = run_fit(
+        FitConfig(
+            cache=str(tmp_path / "c.npz"),
+            out=str(tmp_path / "run"),
+            train_people=str(tmp_path / "people.txt"),
+            backbone="dlib-resnet",
+            init="dlib",
+            freeze_stages=3,
+            optimizer="sgd",
+            learning_rate=1e-2,
+            margin=0.04,
+            loss="triplet-hard",
+            batch_size=8,
+            epochs=1,
+            steps_per_epoch=2,
+            holdout_fraction=0.0,
+        )
+    )
     from trainer.import_dlib import imported_model
 
     start, (tuned, _) = imported_model(), build_keras(run, "final.weights.h5")

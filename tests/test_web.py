@@ -4,8 +4,9 @@ import time
 import pytest
 
 from kiosk.config import CameraSettings, Config, DisplaySettings, KioskSettings, WebSettings
-from kiosk.loop import Screen, Status
-from kiosk.web import Services, create_app, passwords
+from kiosk.status import Screen, Status
+from kiosk.web import create_app, passwords
+from tests.helpers import services
 
 REMOTE = {"REMOTE_ADDR": "192.168.1.50"}  # someone on the office network
 WELCOME = Screen("welcome", "Welcome, <b>Alice</b>", "IN at 08:59", public_title="Welcome")
@@ -17,8 +18,10 @@ def status():
 
 
 def make_app(tmp_path, status, **web):
-    config = Config(kiosk=KioskSettings(data_dir=tmp_path), web=WebSettings(**web), camera=CameraSettings(unhealthy_after_seconds=30))
-    return create_app(config, Services(status, str(tmp_path / "kiosk.db")), {"TESTING": True, "SSE_ONCE": True})
+    config = Config(
+        kiosk=KioskSettings(data_dir=tmp_path), web=WebSettings(**web), camera=CameraSettings(unhealthy_after_seconds=30)
+    )
+    return create_app(config, services(tmp_path / "kiosk.db", status), {"TESTING": True, "SSE_ONCE": True})
 
 
 @pytest.fixture
@@ -57,8 +60,12 @@ def test_events_stream_the_screen_and_the_face_to_the_display(client, status):
     response = client.get("/events")
     assert response.mimetype == "text/event-stream"
     event = json.loads(response.get_data(as_text=True).removeprefix("data: ").strip())
-    assert event == {"state": "unknown", "title": "Not recognised", "detail": "please see your manager",
-                     "face": {"box": [0.1, 0.2, 0.4, 0.6], "good": True}}
+    assert event == {
+        "state": "unknown",
+        "title": "Not recognised",
+        "detail": "please see your manager",
+        "face": {"box": [0.1, 0.2, 0.4, 0.6], "good": True},
+    }
 
 
 def test_the_preview_streams_jpeg_frames_to_the_display(client, status):
@@ -101,7 +108,7 @@ def test_health_turns_503_when_the_camera_is_down_too_long(client, status):
 
 def test_the_clock_follows_the_time_format(tmp_path, status):
     config = Config(kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(time_format="12h"))
-    page = create_app(config, Services(status, str(tmp_path / "k.db")), {"TESTING": True}).test_client().get("/")
+    page = create_app(config, services(tmp_path / "k.db", status), {"TESTING": True}).test_client().get("/")
     assert b'data-time-format="12h"' in page.data
     assert b'data-time-format="24h"' in make_app(tmp_path, status).test_client().get("/").data
 

@@ -5,13 +5,15 @@ Collaborators arrive through ``services``; nothing here creates hardware or mode
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from kiosk.application import Application
 from kiosk.config import Config
+from kiosk.status import Status
 from kiosk.web import passwords
 
 MAX_UPLOAD_BYTES = 10 * 2**20
@@ -19,14 +21,23 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 
 @dataclass
 class Services:
-    status: object  # kiosk.loop.Status
-    store_path: str
-    encoder: object = None  # kiosk.recognition.FaceEncoder, shared with the loop
-    recognizer: object = None  # kiosk.recognition.Recognizer: its thresholds judge look-alikes
+    """What the pages work with, made by the composition root."""
+
+    status: Status  # written by the loop, read here
+    app: Application  # every operation the pages offer
     capture: Callable | None = None  # latest camera frame (BGR) or None
-    open_store: Callable | None = None  # a new store for a request (a fleet member's replica); None: SQLite at store_path
-    sync: Callable | None = None  # a fleet member's sync state (kiosk.replica.SyncState.snapshot); None: standalone
+    sync: Callable | None = None  # a fleet member's sync state (kiosk.fleet.sync.SyncState.snapshot); None: standalone
     staff_managed_here: bool = True  # False at a fleet's doors: staff are managed on the fleet's admin server
+
+
+def services() -> Services:
+    """The current app's services (inside a request)."""
+    return current_app.config["SERVICES"]
+
+
+def application() -> Application:
+    """The current app's operations (inside a request)."""
+    return current_app.config["SERVICES"].app
 
 
 def create_app(config: Config, services: Services, test_config: dict | None = None) -> Flask:
@@ -46,13 +57,14 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     if test_config:
         app.config.update(test_config)
     CSRFProtect(app)
-    from kiosk.web import api, auth, db, screen, staff, status_page, timesheets
+    from kiosk.web import api, auth, screen, staff, status_page, timesheets
     from kiosk.web.viewers import StreamSlots
 
     app.extensions["pending_enrollments"] = {}
     app.extensions["login_attempts"] = auth.Attempts()
     app.extensions["stream_slots"] = StreamSlots(config.web.max_event_streams)
-    db.init_app(app)
+    # Each request thread's database connection closes with the request.
+    app.teardown_appcontext(lambda exc=None: services.app.store.release())
     for blueprint in (screen.bp, api.bp, auth.bp, staff.bp, timesheets.bp, status_page.bp):
         app.register_blueprint(blueprint)
     _filters(app, config)
@@ -82,7 +94,7 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     def not_found(error):
         return render_template("error.html", title="Not found", message=getattr(error, "description", "Not found.")), 404
 
-    from kiosk.central import CentralError, NotAllowed
+    from kiosk.fleet.central import CentralError, NotAllowed
 
     @app.errorhandler(NotAllowed)
     def not_allowed(error):

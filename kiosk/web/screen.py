@@ -49,7 +49,7 @@ def events():
         seen = -1
         while True:
             with status.changed:
-                status.changed.wait_for(lambda: status.sequence != seen, timeout=KEEPALIVE_SECONDS)
+                status.changed.wait_for(lambda seen=seen: status.sequence != seen, timeout=KEEPALIVE_SECONDS)
                 seen = status.sequence
                 payload = status.event(is_trusted)
             yield f"data: {json.dumps(payload)}\n\n"
@@ -76,7 +76,7 @@ def preview():
             seen = -1
             while True:
                 with status.changed:
-                    status.changed.wait_for(lambda: status.preview_sequence != seen, timeout=KEEPALIVE_SECONDS)
+                    status.changed.wait_for(lambda seen=seen: status.preview_sequence != seen, timeout=KEEPALIVE_SECONDS)
                     seen, jpeg = status.preview_sequence, status.preview
                 if jpeg:
                     yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"

@@ -12,11 +12,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from kiosk.enrollment import EnrollmentError, Reference, decode_photo, lookalikes, make_reference
+from kiosk.application import LooksLikeSomeone
+from kiosk.enrollment import EnrollmentError, Reference
+from kiosk.image_codec import encode_png
 from kiosk.names import MAX_LENGTH, InvalidName, clean_name
-from kiosk.store import UnknownEmployee, encode_png
+from kiosk.store import UnknownEmployee
+from kiosk.web import application, services
 from kiosk.web.auth import login_required
-from kiosk.web.db import get_store
 
 bp = Blueprint("staff", __name__, url_prefix="/admin")
 PENDING_SECONDS = 600
@@ -58,14 +60,6 @@ class ConfirmForm(FlaskForm):
     token = StringField(validators=[DataRequired()])
 
 
-def _services():
-    return current_app.config["SERVICES"]
-
-
-def _version() -> str:
-    return _services().encoder.embedder.contract.version
-
-
 def _pending() -> dict:
     pending = current_app.extensions["pending_enrollments"]
     for token in [t for t, p in pending.items() if time.monotonic() - p["at"] > PENDING_SECONDS]:
@@ -75,46 +69,33 @@ def _pending() -> dict:
     return pending
 
 
-def _finish_enrollment(name: str, ref: Reference, employee_id: int | None):
-    """Enroll (or re-enroll), unless the face looks like someone else: then ask first."""
-    store = get_store()
-    gallery = store.gallery(_version())
-    threshold = _services().recognizer.thresholds(len(gallery) + (employee_id is None)).good
-    similar = lookalikes(gallery, ref.embedding, threshold, exclude=employee_id)
-    if similar:
+def _enrol(name: str, ref: Reference, employee_id: int | None, force: bool = False):
+    """Enrol (or give a new photo), unless the face looks like someone else: then ask first."""
+    try:
+        enrolled = application().enrol(name, ref, replacing=employee_id, force=force)
+    except LooksLikeSomeone as exc:
         token = secrets.token_urlsafe(16)
         _pending()[token] = {"name": name, "ref": ref, "employee_id": employee_id, "at": time.monotonic()}
-        return render_template("confirm.html", name=name, token=token, similar=similar, form=ConfirmForm(token=token),
+        return render_template("confirm.html", name=name, token=token, similar=exc.similar, form=ConfirmForm(token=token),
                                new_photo=url_for("staff.pending_photo", token=token)), 409
-    return _save(name, ref, employee_id)
-
-
-def _save(name: str, ref: Reference, employee_id: int | None):
-    store = get_store()
-    fields = dict(image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding, model_version=_version())
     note = f" Note: {ref.note}." if ref.note else ""
-    if employee_id is None:
-        employee_id = store.add_employee(name, **fields)
-        flash(f"{name} enrolled.{note}")
-    else:
-        store.replace_reference(employee_id, **fields)
-        flash(f"New photo saved for {name}.{note}")
-    current_app.logger.info("enrolled employee %d", employee_id)
+    flash(f"{name} enrolled.{note}" if employee_id is None else f"New photo saved for {name}.{note}")
+    current_app.logger.info("enrolled employee %d", enrolled.employee_id)
     return redirect(url_for("staff.employees"))
 
 
 def _employee_or_404(employee_id: int):
     try:
-        return get_store().get_employee(employee_id)
+        return application().employee(employee_id)
     except UnknownEmployee:
         abort(404, description=f"No employee with id {employee_id}.")
 
 
 def _staff_page(enroll=None, capture=None, error=None):
-    store = get_store()
-    return render_template("employees.html", employees=store.employees(), enroll=enroll or EnrollForm(),
-                           capture=capture or CaptureForm(), can_capture=_services().capture is not None, error=error,
-                           need_photo=set(store.stale_references(_version())))
+    app = application()
+    return render_template("employees.html", employees=app.employees(), enroll=enroll or EnrollForm(),
+                           capture=capture or CaptureForm(), can_capture=services().capture is not None, error=error,
+                           need_photo=set(app.stale_references()))
 
 
 @bp.get("/")
@@ -131,17 +112,17 @@ def enroll():
         return _staff_page(enroll=form, error="Give a name and choose a photo."), 400
     try:
         name = clean_name(form.name.data)
-        ref = make_reference(_services().encoder, decode_photo(form.photo.data.read()))
+        ref = application().reference_from_photo(form.photo.data.read())
     except (EnrollmentError, InvalidName) as exc:
         return _staff_page(enroll=form, error=str(exc)), 422
-    return _finish_enrollment(name, ref, None)
+    return _enrol(name, ref, None)
 
 
 @bp.post("/capture")
 @login_required
 def capture():
     form = CaptureForm()
-    frame = _services().capture() if _services().capture else None
+    frame = services().capture() if services().capture else None
     error = None
     if not form.validate_on_submit():
         error = "Give a name."
@@ -150,14 +131,14 @@ def capture():
     else:
         try:
             name = clean_name(form.name.data)
-            ref = make_reference(_services().encoder, frame)
+            ref = application().reference_from_frame(frame)
         except InvalidName as exc:
             error = str(exc)
         except EnrollmentError as exc:
             error = f"{exc} (ask them to stand in front of the kiosk and click Capture again)"
     if error:
         return _staff_page(capture=form, error=error), 422
-    return _finish_enrollment(name, ref, None)
+    return _enrol(name, ref, None)
 
 
 @bp.post("/enroll/confirm")
@@ -168,7 +149,7 @@ def confirm():
     if pending is None:
         flash("That enrollment expired; please upload the photo again.")
         return redirect(url_for("staff.employees"))
-    return _save(pending["name"], pending["ref"], pending["employee_id"])
+    return _enrol(pending["name"], pending["ref"], pending["employee_id"], force=True)
 
 
 @bp.get("/pending/<token>.png")
@@ -182,7 +163,7 @@ def pending_photo(token):
 @login_required
 def photo(employee_id):
     _employee_or_404(employee_id)
-    ref = get_store().reference(employee_id)
+    ref = application().reference(employee_id)
     picture = ref.crop if ref.image is None else ref.image[:, :, ::-1]  # people enrolled before reference images: their crop
     return Response(encode_png(picture), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
@@ -194,7 +175,7 @@ def employee(employee_id):
     return render_template("employee.html", e=e, rename=RenameForm(name=e.name), photo_form=PhotoForm(), remove=RemoveForm(),
                            hours=HoursForm(expected_start=e.expected_start or ""),
                            default_start=current_app.config["KIOSK_CONFIG"].attendance.expected_start,
-                           needs_photo=employee_id in get_store().stale_references(_version()))
+                           needs_photo=employee_id in application().stale_references())
 
 
 @bp.post("/employees/<int:employee_id>/rename")
@@ -206,7 +187,7 @@ def rename(employee_id):
         flash("A name is required.")
     else:
         try:
-            get_store().rename(employee_id, form.name.data)
+            application().rename(employee_id, form.name.data)
             flash("Name saved.")
         except InvalidName as exc:
             flash(str(exc))
@@ -221,7 +202,7 @@ def hours(employee_id):
     if not form.validate_on_submit():
         flash("; ".join(e for errors in form.errors.values() for e in errors))
     else:
-        get_store().set_expected_start(employee_id, form.expected_start.data or None)
+        application().set_expected_start(employee_id, form.expected_start.data or None)
         flash("Working hours saved.")
     return redirect(url_for("staff.employee", employee_id=employee_id))
 
@@ -234,11 +215,11 @@ def reenroll(employee_id):
     try:
         if not form.validate_on_submit():
             raise EnrollmentError("Choose a photo.")
-        ref = make_reference(_services().encoder, decode_photo(form.photo.data.read()))
+        ref = application().reference_from_photo(form.photo.data.read())
     except EnrollmentError as exc:
         flash(str(exc))
         return redirect(url_for("staff.employee", employee_id=employee_id))
-    return _finish_enrollment(e.name, ref, employee_id)
+    return _enrol(e.name, ref, employee_id)
 
 
 @bp.post("/employees/<int:employee_id>/remove")
@@ -250,8 +231,8 @@ def remove(employee_id):
     if not form.validate_on_submit():
         abort(400)
     if form.confirm.data != "yes":
-        punches = len(get_store().attendance(employee_id=employee_id))
+        punches = application().entry_count(employee_id)
         return render_template("remove.html", e=e, purge=form.purge.data, punches=punches, form=RemoveForm(purge=form.purge.data))
-    get_store().remove_employee(employee_id, purge_attendance=form.purge.data)
+    application().remove(employee_id, purge=form.purge.data)
     flash(f"{e.name} removed." + (" Attendance history deleted." if form.purge.data else " Attendance history kept."))
     return redirect(url_for("staff.employees"))

@@ -15,10 +15,11 @@ from wtforms import DateField, HiddenField, IntegerField, SelectField, StringFie
 from wtforms.validators import DataRequired, Length
 
 from kiosk import attendance
+from kiosk.application import UnknownEntry
 from kiosk.attendance import DayRecord, Entry
 from kiosk.store import UnknownEmployee
+from kiosk.web import application
 from kiosk.web.auth import login_required
-from kiosk.web.db import get_store
 
 bp = Blueprint("timesheets", __name__, url_prefix="/admin")
 MAX_RANGE_DAYS = 370
@@ -76,8 +77,7 @@ def _person_arg() -> int | None:
 
 
 def _today() -> dt.date:
-    rules = _rules()
-    return attendance.work_day(dt.datetime.now(rules.zone()), rules.zone(), rules.day_start_time)
+    return application().today()
 
 
 def _range(default_first: dt.date, default_last: dt.date) -> tuple[dt.date, dt.date]:
@@ -89,17 +89,9 @@ def _range(default_first: dt.date, default_last: dt.date) -> tuple[dt.date, dt.d
     return first, last
 
 
-def _records(first: dt.date, last: dt.date, who: int | None = None) -> tuple[list[DayRecord], dict[int, str], list[Entry]]:
-    store, rules = get_store(), _rules()
-    entries = store.entries(first, last, who)
-    due = _expected_starts()
-    records = attendance.timesheet(entries, first, last, rules.zone(), rules.day_start_time, due, rules.cooldown_seconds)
-    return records, store.names(), entries
-
-
-def _expected_starts() -> dict[int, dt.time | None]:
-    default = _rules().expected_start_time
-    return {e.id: dt.time.fromisoformat(e.expected_start) if e.expected_start else default for e in get_store().employees()}
+def _records(first: dt.date, last: dt.date, who: int | None = None) -> tuple[list[DayRecord], dict[int, str]]:
+    app = application()
+    return app.timesheet(first, last, who), app.names()
 
 
 def _forms(employees, back: str):
@@ -115,9 +107,9 @@ def attendance_log():
     today = _today()
     first, last = _range(today, today)
     who = _person_arg()
-    store = get_store()
-    rows = store.attendance(first.isoformat(), last.isoformat(), who)
-    return render_template("punch_log.html", rows=rows, first=first, last=last, who=who, employees=store.employees())
+    app = application()
+    return render_template("punch_log.html", rows=app.punch_log(first, last, who), first=first, last=last, who=who,
+                           employees=app.employees())
 
 
 @bp.get("/timesheet")
@@ -126,12 +118,11 @@ def timesheet():
     view = request.args.get("view", "day")
     today = _today()
     rules = _rules()
-    employees = get_store().employees()
+    employees = application().employees()
     if view == "day":
         day = _date_arg("date", today)
-        records, names, _ = _records(day, day)
-        now = dt.datetime.now(rules.zone())
-        missing = [e for e in employees if e.id in attendance.absent(_expected_starts(), records, day, now, rules.zone())]
+        records, names = _records(day, day)
+        missing = [e for e in employees if e.id in application().not_arrived(day, records)]
         add, void, redirect_form = _forms(employees, request.full_path)
         return render_template("timesheet_day.html", day=day, records=records, names=names, not_arrived=missing,
                                add=add, void=void, redirect_form=redirect_form, zone=rules.zone(), today=today,
@@ -140,7 +131,7 @@ def timesheet():
         day = _date_arg("date", today)
         monday = day - dt.timedelta(days=day.weekday())
         days = [monday + dt.timedelta(days=i) for i in range(7)]
-        records, names, _ = _records(days[0], days[-1])
+        records, names = _records(days[0], days[-1])
         grid = {(r.employee_id, r.day): r for r in records}
         people = sorted({r.employee_id for r in records} | {e.id for e in employees}, key=lambda i: (names.get(i, ""), i))
         return render_template("timesheet_week.html", days=days, grid=grid, people=people, names=names,
@@ -149,7 +140,7 @@ def timesheet():
     if view == "range":
         first, last = _range(today - dt.timedelta(days=today.weekday()), today)
         who = _person_arg()
-        records, names, _ = _records(first, last, who)
+        records, names = _records(first, last, who)
         return render_template("timesheet_range.html", first=first, last=last, records=records, names=names,
                                totals=attendance.week_totals(records), employees=employees, who=who, zone=rules.zone())
     abort(400, description="'view' must be day, week or range.")
@@ -168,14 +159,12 @@ def _back(form) -> str:
 @login_required
 def add_punch():
     form = AddForm()
-    form.employee.choices = [(e.id, e.name) for e in get_store().employees()]
+    form.employee.choices = [(e.id, e.name) for e in application().employees()]
     if not form.validate_on_submit():
         flash("To add a punch, choose a person, a day, a time and give a reason.")
         return redirect(_back(form))
-    rules = _rules()
-    at = dt.datetime.combine(form.day.data, form.time.data, tzinfo=rules.zone())
-    get_store().add_correction(form.employee.data, attendance.ADDED, at=at, direction=form.direction.data, author=_author(),
-                               note=form.note.data, work_day=attendance.work_day(at, rules.zone(), rules.day_start_time))
+    application().add_punch(form.employee.data, form.day.data, form.time.data, form.direction.data, author=_author(),
+                            note=form.note.data)
     flash("Punch added.")
     return redirect(_back(form))
 
@@ -184,14 +173,10 @@ def _correct(kind: str, form, **extra):
     if not form.validate_on_submit():
         flash("Give a reason for the correction.")
         return redirect(_back(form))
-    store, rules = get_store(), _rules()
-    row = store.db.execute("SELECT employee_id FROM attendance WHERE id = ?", (form.entry.data,)).fetchone()
-    if row is None:
-        abort(404, description=f"No punch {form.entry.data}.")
-    now = dt.datetime.now(rules.zone())
     try:
-        store.add_correction(row["employee_id"], kind, at=now, target=form.entry.data, author=_author(), note=form.note.data,
-                             work_day=attendance.work_day(now, rules.zone(), rules.day_start_time), **extra)
+        application().correct(form.entry.data, kind, author=_author(), note=form.note.data, **extra)
+    except UnknownEntry:
+        abort(404, description=f"No punch {form.entry.data}.")
     except (ValueError, UnknownEmployee) as exc:
         flash(f"Not recorded: {exc}")
         return redirect(_back(form))
@@ -229,13 +214,13 @@ def _csv(rows: list[list], header: list[str], filename: str) -> Response:
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
-def punch_rows(entries: list[Entry], names: dict[int, str], zone, day_start: dt.time) -> list[list]:
+def punch_rows(entries: list[Entry], names: dict[int, str], zone, work_day) -> list[list]:
     voided = {e.target for e in entries if e.kind == attendance.VOID}
     rows = []
     for e in entries:
         local = e.at.astimezone(zone)
         counts = e.kind in (attendance.PUNCH, attendance.ADDED) and e.id not in voided
-        rows.append([e.id, e.employee_id, names.get(e.employee_id, ""), attendance.work_day(e.at, zone, day_start).isoformat(),
+        rows.append([e.id, e.employee_id, names.get(e.employee_id, ""), work_day(e.at).isoformat(),
                      local.strftime("%H:%M:%S"), local.isoformat(), e.direction or "", e.kind, e.target or "",
                      "yes" if counts else "no", e.kiosk_id or "", "" if e.distance is None else f"{e.distance:.4f}",
                      e.author or "", e.note or ""])
@@ -262,11 +247,10 @@ def timesheet_rows(records: list[DayRecord], names: dict[int, str], zone) -> lis
 def punches_csv():
     today = _today()
     first, last = _range(today, today)
-    rules = _rules()
-    entries = get_store().entries(first, last, _person_arg())
-    in_range = [e for e in entries if first <= attendance.work_day(e.at, rules.zone(), rules.day_start_time) <= last
-                or e.kind in (attendance.VOID, attendance.REDIRECT)]
-    rows = punch_rows(in_range, get_store().names(), rules.zone(), rules.day_start_time)
+    app = application()
+    entries = app.entries(first, last, _person_arg())
+    in_range = [e for e in entries if first <= app.work_day(e.at) <= last or e.kind in (attendance.VOID, attendance.REDIRECT)]
+    rows = punch_rows(in_range, app.names(), app.zone, app.work_day)
     return _csv(rows, PUNCH_COLUMNS, f"punches-{first}-{last}.csv")
 
 
@@ -275,5 +259,5 @@ def punches_csv():
 def timesheet_csv():
     today = _today()
     first, last = _range(today - dt.timedelta(days=today.weekday()), today)
-    records, names, _ = _records(first, last, _person_arg())
+    records, names = _records(first, last, _person_arg())
     return _csv(timesheet_rows(records, names, _rules().zone()), TIMESHEET_COLUMNS, f"timesheet-{first}-{last}.csv")

@@ -1,0 +1,206 @@
+"""The kiosk's operations in one place: enrolling (with the look-alike
+check), changing and removing people, recording a visit's punch,
+corrections and the timesheet queries.
+
+The CLI, the web pages and the camera loop call these; none of them writes
+to the store by itself. The time zone, the work day's start and the
+cooldown are applied here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk import attendance
+from kiosk.attendance import DayRecord, Entry
+from kiosk.config import AttendanceSettings
+from kiosk.enrollment import Lookalike, Reference, decode_photo, lookalikes, make_reference, reembed
+from kiosk.recognition import FaceEncoder, FrameResult, Recognizer, Thresholds
+from kiosk.store import Employee, Gallery, LogRow, Store, StoredReference, UnknownEmployee
+
+
+class LooksLikeSomeone(ValueError):
+    """The face would be recognised as people already enrolled; enrolling needs ``force``."""
+
+    def __init__(self, similar: list[Lookalike]):
+        self.similar = similar
+        super().__init__("this face would be recognised as " + ", ".join(
+            f"{s.name} (#{s.employee_id}, distance {s.distance:.3f})" for s in similar))
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    employee_id: int
+    name: str
+    note: str | None = None  # e.g. which of several faces in the photo was used
+
+
+@dataclass(frozen=True)
+class VisitOutcome:
+    """What a recognised visit recorded: a punch (``entry``), or nothing
+    because of the ``earlier`` punch within the cooldown."""
+
+    name: str
+    entry: Entry | None
+    earlier: Entry | None
+
+
+class Application:
+    """The operations of one kiosk (or of a fleet's admin server), built once
+    by the composition root from the config. ``store`` is a :class:`Store` or
+    a fleet member's store; ``recognizer`` may be None where nothing is
+    recognised (pages that never see a face)."""
+
+    def __init__(self, store: Store, recognizer: Recognizer | None, rules: AttendanceSettings, kiosk_id: str,
+                 clock: Callable[[], dt.datetime] | None = None):
+        self.store, self.recognizer, self.rules, self.kiosk_id = store, recognizer, rules, kiosk_id
+        self.zone = rules.zone()
+        self.clock = clock or (lambda: dt.datetime.now(self.zone))
+
+    @property
+    def encoder(self) -> FaceEncoder | None:
+        return self.recognizer.encoder if self.recognizer else None
+
+    @property
+    def model_version(self) -> str | None:
+        """The running model's version (None where nothing is recognised)."""
+        return self.encoder.embedder.contract.version if self.encoder else None
+
+    # -- the gallery and recognition ---------------------------------------------------------------
+    def gallery(self) -> Gallery:
+        return self.store.gallery(self.model_version)
+
+    def thresholds(self, gallery_size: int | None = None) -> Thresholds:
+        """The thresholds the kiosk decides with for a gallery of this size (default: today's)."""
+        return self.recognizer.thresholds(len(self.gallery()) if gallery_size is None else gallery_size)
+
+    def identify(self, image_bgr: np.ndarray, gallery: Gallery | None = None) -> FrameResult:
+        return self.recognizer.recognize(image_bgr, self.gallery() if gallery is None else gallery)
+
+    def reembed(self) -> tuple[int, list[int]]:
+        """Bring everyone to the running model (see :func:`kiosk.enrollment.reembed`)."""
+        return reembed(self.store, self.encoder)
+
+    def stale_references(self) -> list[int]:
+        return self.store.stale_references(self.model_version)
+
+    # -- people --------------------------------------------------------------------------------------
+    def reference_from_photo(self, data: bytes) -> Reference:
+        return make_reference(self.encoder, decode_photo(data))
+
+    def reference_from_frame(self, frame_bgr: np.ndarray) -> Reference:
+        return make_reference(self.encoder, frame_bgr)
+
+    def lookalikes(self, ref: Reference, replacing: int | None = None) -> list[Lookalike]:
+        """People this face would be recognised as, with the threshold of the
+        gallery as it will be after the change (the whole fleet's, in a fleet)."""
+        gallery = self.store.latest_gallery(self.model_version)
+        threshold = self.recognizer.thresholds(len(gallery) + (replacing is None)).good
+        return lookalikes(gallery, ref.embedding, threshold, exclude=replacing)
+
+    def enrol(self, name: str, ref: Reference, *, replacing: int | None = None, force: bool = False) -> Enrolled:
+        """Add a person (or give ``replacing`` a new photo); refuses a face that
+        looks like someone else's unless ``force``."""
+        if not force and (similar := self.lookalikes(ref, replacing)):
+            raise LooksLikeSomeone(similar)
+        fields = dict(image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding, model_version=self.model_version)
+        if replacing is None:
+            employee_id = self.store.add_employee(name, **fields)
+        else:
+            self.store.replace_reference(replacing, **fields)
+            employee_id = replacing
+        return Enrolled(employee_id, self.store.get_employee(employee_id).name, ref.note)
+
+    def employee(self, employee_id: int) -> Employee:
+        return self.store.get_employee(employee_id)
+
+    def employees(self) -> list[Employee]:
+        return self.store.employees()
+
+    def reference(self, employee_id: int) -> StoredReference:
+        return self.store.reference(employee_id)
+
+    def rename(self, employee_id: int, name: str) -> None:
+        self.store.rename(employee_id, name)
+
+    def set_expected_start(self, employee_id: int, start: str | None) -> None:
+        self.store.set_expected_start(employee_id, start)
+
+    def remove(self, employee_id: int, purge: bool = False) -> None:
+        self.store.remove_employee(employee_id, purge_attendance=purge)
+
+    # -- punches -------------------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        at = self.clock()
+        if at.tzinfo is None:
+            raise ValueError("the kiosk clock must give times with a time zone")
+        return at
+
+    def work_day(self, at: dt.datetime) -> dt.date:
+        return attendance.work_day(at, self.zone, self.rules.day_start_time)
+
+    def today(self) -> dt.date:
+        return self.work_day(self.now())
+
+    def record_visit(self, employee_id: int, distance: float | None, name: str = "?") -> VisitOutcome:
+        """The one way a punch is written: the attendance rules decide against
+        the person's history, in the same transaction as the append."""
+        at = self.now()
+
+        def rule(history: list[Entry]) -> attendance.Decision:
+            return attendance.decide(history, at, self.rules.cooldown_seconds, self.zone, self.rules.day_start_time)
+
+        entry, decision = self.store.record_visit(employee_id, at, rule, work_day=self.work_day(at), distance=distance,
+                                                  kiosk_id=self.kiosk_id, model_version=self.model_version)
+        return VisitOutcome(name, entry, None if entry is not None else decision.recent)
+
+    def add_punch(self, employee_id: int, day: dt.date, time: dt.time, direction: str, *, author: str, note: str) -> Entry:
+        """A manager's punch for a day and local time."""
+        at = dt.datetime.combine(day, time, tzinfo=self.zone)
+        return self.store.add_correction(employee_id, attendance.ADDED, at=at, direction=direction, author=author, note=note,
+                                         work_day=self.work_day(at))
+
+    def correct(self, entry_id: int, kind: str, *, author: str, note: str, direction: str | None = None) -> Entry:
+        """Void an entry or change its direction (the entry itself stays)."""
+        owner = self.store.entry_owner(entry_id)
+        if owner is None:
+            raise UnknownEntry(entry_id)
+        now = self.now()
+        return self.store.add_correction(owner, kind, at=now, target=entry_id, author=author, note=note,
+                                         work_day=self.work_day(now), direction=direction)
+
+    # -- timesheets -----------------------------------------------------------------------------------
+    def expected_starts(self) -> dict[int, dt.time | None]:
+        default = self.rules.expected_start_time
+        return {e.id: dt.time.fromisoformat(e.expected_start) if e.expected_start else default for e in self.employees()}
+
+    def entries(self, first: dt.date, last: dt.date, employee_id: int | None = None) -> list[Entry]:
+        return self.store.entries(first, last, employee_id)
+
+    def timesheet(self, first: dt.date, last: dt.date, employee_id: int | None = None) -> list[DayRecord]:
+        return attendance.timesheet(self.entries(first, last, employee_id), first, last, self.zone, self.rules.day_start_time,
+                                    self.expected_starts(), self.rules.cooldown_seconds)
+
+    def not_arrived(self, day: dt.date, records: list[DayRecord]) -> list[int]:
+        return attendance.absent(self.expected_starts(), records, day, self.now(), self.zone)
+
+    def names(self) -> dict[int, str]:
+        return self.store.names()
+
+    def punch_log(self, first: dt.date, last: dt.date, employee_id: int | None = None) -> list[LogRow]:
+        return self.store.punch_log(first.isoformat(), last.isoformat(), employee_id)
+
+    def entry_count(self, employee_id: int) -> int:
+        """How many log rows a purge of this person would delete."""
+        return len(self.store.punch_log(employee_id=employee_id))
+
+
+class UnknownEntry(KeyError):
+    """No attendance entry with that id."""
+
+
+__all__ = ["Application", "Enrolled", "LooksLikeSomeone", "UnknownEmployee", "UnknownEntry", "VisitOutcome"]

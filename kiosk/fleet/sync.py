@@ -1,0 +1,95 @@
+"""The sync thread of a fleet member, and the state it reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from kiosk.fleet.central import Central, CentralError, Unreachable
+from kiosk.fleet.replica import Replica
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncState:
+    """What the admin status page and /status show of a member's sync."""
+
+    state: str = "starting"  # starting, connected, offline
+    backlog: int = 0  # entries recorded here that the fleet database does not have yet
+    last_sync: str | None = None  # ISO time of the last complete exchange
+    offline_since: str | None = None
+    problem: str | None = None
+    gallery_revision: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"state": self.state, "backlog": self.backlog, "last_sync": self.last_sync,
+                    "offline_since": self.offline_since, "problem": self.problem, "gallery_revision": self.gallery_revision}
+
+
+class Replicator:
+    """Send the outbox, then pull gallery changes and other doors' entries;
+    wait for a change notice (within a second of a change), a local punch
+    (``wake``), or ``interval`` seconds; retry with a growing pause while the
+    database is away."""
+
+    def __init__(self, replica: Replica, central: Central, *, site: str, model_version: str, interval: float = 30.0,
+                 batch: int = 500):
+        self.replica, self.central = replica, central
+        self.site, self.model_version = site, model_version
+        self.interval = interval
+        self.batch = batch  # entries per transaction sent up
+        self.state = SyncState()
+        self.wake = threading.Event()  # set after a local punch: send it now
+        self.stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
+
+    def sync_once(self) -> None:
+        replica = self.replica
+        while batch := replica.outbox_batch(self.site, self.batch):
+            self.central.push(batch)
+            replica.outbox_done([p.uuid for p in batch])
+        replica.remember_model_version(self.model_version)
+        replica.pull_gallery(self.central, self.model_version)
+        while punches := self.central.punches_after(replica.punch_position()):
+            replica.apply_punches(punches)
+        with self.state.lock:
+            self.state.state, self.state.problem, self.state.offline_since = "connected", None, None
+            self.state.backlog, self.state.gallery_revision = replica.backlog(), replica.gallery_revision()
+            self.state.last_sync = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+    def run(self) -> None:
+        pause = 1.0
+        try:
+            while not self.stop_event.is_set():
+                self.wake.clear()
+                try:
+                    self.sync_once()
+                    pause = 1.0
+                    self.central.wait(self.interval, woken=self.wake)
+                except Exception as exc:  # a fault here must not end syncing for good: report it and retry
+                    if not isinstance(exc, CentralError):
+                        log.exception("fleet sync failed; retrying")
+                        exc = CentralError(f"sync failed: {type(exc).__name__}")
+                    self._offline(exc)
+                    self.wake.wait(pause)
+                    pause = min(pause * 2, 15.0)
+        finally:
+            self.replica.store.release()  # this thread's connection
+
+    def _offline(self, exc: CentralError) -> None:
+        with self.state.lock:
+            if self.state.state != "offline":
+                log.warning("fleet database: %s; recording here until it is back", exc)
+                self.state.offline_since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+            elif not isinstance(exc, Unreachable):
+                log.warning("fleet database: %s", exc)
+            self.state.state, self.state.problem = "offline", str(exc)
+            self.state.backlog = self.replica.backlog()

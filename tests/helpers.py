@@ -1,0 +1,234 @@
+"""What several test modules (and a few benchmarks) share: paths, LFW photos,
+punching, the admin pages through Flask's test client, a real browser and a
+tiny training set. Fixtures live in conftest.py; everything here is a plain
+function or constant, so a test module imports it by name and no test module
+imports another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KIOSK_SHARED", ROOT.parent / "shared"))
+LFW = SHARED / "data" / "lfw"
+LFW_IMAGES = LFW / "images_deepfunneled"
+LFW_DLIB = SHARED / "data" / "lfw-dlib" / "descriptors.npz"
+TEST_OUTPUT = ROOT / "test-output"
+
+# The admin password every web test sets.
+PASSWORD = "correct horse battery"
+
+
+def lfw_image(person: str, number: int = 1) -> Path:
+    return LFW_IMAGES / person / f"{person}_{number:04d}.jpg"
+
+
+def photo_bytes(person: str, number: int = 1) -> bytes:
+    return lfw_image(person, number).read_bytes()
+
+
+# ---- attendance ----------------------------------------------------------------------------------
+
+
+def punch(store, employee_id, at, cooldown_seconds=0.0, kiosk_id="k", distance=0.1, day_start=None):
+    """What the kiosk records for a recognised face at ``at``: the application's
+    one way to write a punch, with the attendance rules in UTC days."""
+    from kiosk.application import Application
+    from kiosk.config import AttendanceSettings
+
+    start = (day_start or dt.time(0)).strftime("%H:%M")
+    rules = AttendanceSettings(cooldown_seconds=cooldown_seconds, day_start=start, timezone="UTC")
+    return Application(store, None, rules, kiosk_id, clock=lambda: at).record_visit(employee_id, distance).entry
+
+
+# ---- the kiosk's pieces, as the composition root wires them ----------------------------------------
+
+
+def application(store, encoder=None, recognition=None, rules=None, kiosk_id="k", clock=None):
+    """The application layer on ``store``; with ``encoder``, it recognises too."""
+    from kiosk.application import Application
+    from kiosk.config import AttendanceSettings, RecognitionSettings
+    from kiosk.recognition import Recognizer
+
+    recognizer = Recognizer(encoder, recognition or RecognitionSettings()) if encoder is not None else None
+    return Application(store, recognizer, rules or AttendanceSettings(), kiosk_id, clock)
+
+
+def services(db_path, status=None, encoder=None, **kw):
+    """What the web pages need: the status, and the application on the SQLite file ``db_path``."""
+    from kiosk.status import Status
+    from kiosk.store import Store
+    from kiosk.web import Services
+
+    return Services(status or Status(), application(Store(db_path), encoder), **kw)
+
+
+def make_loop(
+    store,
+    encoder,
+    *,
+    open_camera=None,
+    recognition=None,
+    rules=None,
+    display=None,
+    kiosk_id="k",
+    status=None,
+    clock=None,
+    monotonic=None,
+    retry_max_seconds=10.0,
+):
+    """The recognition loop built as ``kiosk run`` builds it, on a store and an encoder of the test's."""
+    import time
+
+    from kiosk.composition import build_loop
+    from kiosk.config import AttendanceSettings, Config, DisplaySettings, RecognitionSettings
+    from kiosk.status import Status
+
+    recognition, rules = recognition or RecognitionSettings(), rules or AttendanceSettings()
+    config = Config(recognition=recognition, attendance=rules, display=display or DisplaySettings())
+    app = application(store, encoder, recognition, rules, kiosk_id, clock)
+    return build_loop(
+        config,
+        app,
+        status if status is not None else Status(),
+        open_camera,
+        monotonic=monotonic or time.monotonic,
+        retry_max_seconds=retry_max_seconds,
+    )
+
+
+# ---- the admin pages through Flask's test client -------------------------------------------------
+
+
+def token_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def login(client, password=PASSWORD):
+    token = token_of(client.get("/admin/login").get_data(as_text=True))
+    return client.post("/admin/login", data={"csrf_token": token, "password": password})
+
+
+def form_token(client, path="/admin/"):
+    return token_of(client.get(path).get_data(as_text=True))
+
+
+def enroll(client, name, data, filename="face.jpg"):
+    return client.post(
+        "/admin/enroll",
+        data={"csrf_token": form_token(client), "name": name, "photo": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+# ---- a real browser (headless Chromium through Selenium) ------------------------------------------
+
+
+def chrome(tmp_path, width, height):
+    """A headless Chromium of the given window size; skips the test when Selenium or Chromium is missing."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip(
+            "Chromium and chromedriver are not installed (apt install chromium chromium-driver; scripts/test.sh does it as root)"
+        )
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={tmp_path / f'chromium-{width}'}",
+    ):
+        options.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver), options=options)
+    drv.set_page_load_timeout(30)
+    return drv
+
+
+def serve(app, host="127.0.0.1"):
+    """The app on a free port in a background thread; the caller shuts it down."""
+    from werkzeug.serving import make_server
+
+    srv = make_server(host, 0, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def wait_for_text(browser, text, seconds=15):
+    """Clicks submit forms asynchronously: wait for the next page instead of racing it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, seconds).until(lambda d: text in d.page_source)
+
+
+def shot(browser, name):
+    """A screenshot in test-output/screenshots/, for a person to look at."""
+    folder = TEST_OUTPUT / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(folder / f"{name}.png"))
+
+
+# ---- a tiny training set for the trainer's smoke runs --------------------------------------------
+
+
+def make_tiny_data(folder: Path) -> Path:
+    """12 'people', each a distinct colour pattern, 4 images each, and a teacher
+    that gives every person one direction."""
+    from trainer.prepare import FaceCache
+
+    rng = np.random.default_rng(0)
+    people, paths, crops = [], [], []
+    base = rng.integers(0, 255, (12, 1, 1, 3))
+    for p in range(12):
+        for i in range(4):
+            noise = rng.integers(-20, 20, (32, 32, 3))
+            crops.append(np.clip(base[p] + noise + (np.arange(32)[:, None, None] * (p % 3)), 0, 255).astype(np.uint8))
+            people.append(f"P{p}")
+            paths.append(f"P{p}/P{p}_{i + 1:04d}.jpg")
+    FaceCache(np.stack(crops), np.array(paths), np.array(people)).save(folder / "cache.npz")
+    directions = rng.normal(size=(12, 128)).astype(np.float32)
+    teacher = np.repeat(directions, 4, axis=0) + rng.normal(0, 0.05, (48, 128)).astype(np.float32)
+    np.savez(folder / "teacher.npz", paths=np.array(paths), embedding=teacher, embedding_mirrored=teacher)
+    (folder / "people.txt").write_text("12\n" + "".join(f"P{p}\t4\n" for p in range(12)))
+    return folder
+
+
+def fit(tiny_data: Path, name: str, **kw) -> Path:
+    """``trainer fit`` on ``make_tiny_data``'s set: a small network, a few short epochs; returns the run folder."""
+    from trainer.fit import FitConfig, run_fit
+
+    kw.setdefault("epochs", 6)
+    kw.setdefault("learning_rate", 1e-2)
+    config = FitConfig(
+        cache=str(tiny_data / "cache.npz"),
+        out=str(tiny_data / name),
+        train_people=str(tiny_data / "people.txt"),
+        teacher=str(tiny_data / "teacher.npz"),
+        width=8,
+        batch_size=16,
+        steps_per_epoch=6,
+        holdout_fraction=0.2,
+        **kw,
+    )
+    return run_fit(config)
