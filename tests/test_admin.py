@@ -207,7 +207,16 @@ def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
     from kiosk.config import AttendanceSettings, DisplaySettings
 
     now = [0.0]
-    loop = make_loop(Store(tmp_path / "kiosk.db"), encoder, recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False), kiosk_id="k", status=Status(), monotonic=lambda: now[0])
+    loop = make_loop(
+        Store(tmp_path / "kiosk.db"),
+        encoder,
+        recognition=RecognitionSettings(frames_needed=1, frames_window=1),
+        rules=AttendanceSettings(cooldown_seconds=0),
+        display=DisplaySettings(preview=False),
+        kiosk_id="k",
+        status=Status(),
+        monotonic=lambda: now[0],
+    )
     frame = cv2.imread(str(lfw_image("Colin_Powell", 2)))
 
     def visit():

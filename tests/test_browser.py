@@ -92,7 +92,16 @@ def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
     config = Config(
         kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(welcome_seconds=3.0), web=WebSettings(host="0.0.0.0")
     )
-    loop = make_loop(store, encoder, open_camera=lambda: feed, recognition=RecognitionSettings(), rules=AttendanceSettings(), display=config.display, kiosk_id="door", status=status)
+    loop = make_loop(
+        store,
+        encoder,
+        open_camera=lambda: feed,
+        recognition=RecognitionSettings(),
+        rules=AttendanceSettings(),
+        display=config.display,
+        kiosk_id="door",
+        status=status,
+    )
     worker = threading.Thread(target=loop.run, daemon=True)
     worker.start()
     srv = serve(create_app(config, services(tmp_path / "kiosk.db", status, encoder)), host="0.0.0.0")

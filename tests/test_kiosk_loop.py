@@ -105,7 +105,18 @@ def walk_frames(person, enrolment_photo, turned_photo):
 
 def run_loop(encoder, store, frames, clock, welcome_seconds=2.0, cooldown=3600.0):
     status = Recording(clock)
-    loop = make_loop(store, encoder, open_camera=lambda: Replay(frames, clock), recognition=RecognitionSettings(), rules=AttendanceSettings(cooldown_seconds=cooldown, timezone="UTC"), display=DisplaySettings(welcome_seconds=welcome_seconds, preview=False), kiosk_id="door", status=status, clock=clock.wall, monotonic=clock.monotonic)
+    loop = make_loop(
+        store,
+        encoder,
+        open_camera=lambda: Replay(frames, clock),
+        recognition=RecognitionSettings(),
+        rules=AttendanceSettings(cooldown_seconds=cooldown, timezone="UTC"),
+        display=DisplaySettings(welcome_seconds=welcome_seconds, preview=False),
+        kiosk_id="door",
+        status=status,
+        clock=clock.wall,
+        monotonic=clock.monotonic,
+    )
     loop.run()
     assert loop.finished and loop.error is None
     return loop, status
@@ -161,7 +172,17 @@ def test_admin_changes_reach_the_running_loop(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     clock = Clock()
     status = Status()
-    loop = make_loop(store, encoder, recognition=RecognitionSettings(frames_needed=1, frames_window=1), rules=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False), kiosk_id="k", status=status, clock=clock.wall, monotonic=clock.monotonic)
+    loop = make_loop(
+        store,
+        encoder,
+        recognition=RecognitionSettings(frames_needed=1, frames_window=1),
+        rules=AttendanceSettings(cooldown_seconds=0),
+        display=DisplaySettings(preview=False),
+        kiosk_id="k",
+        status=status,
+        clock=clock.wall,
+        monotonic=clock.monotonic,
+    )
     frame = on_canvas(photo("Colin_Powell", 2), 170)
 
     def visit():
@@ -191,7 +212,17 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
             loop.stop()
         raise CameraError("unplugged")
 
-    loop = make_loop(Store(tmp_path / "k.db"), encoder, open_camera=no_camera, recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(), kiosk_id="t", status=Status(), retry_max_seconds=0.01)
+    loop = make_loop(
+        Store(tmp_path / "k.db"),
+        encoder,
+        open_camera=no_camera,
+        recognition=RecognitionSettings(),
+        rules=AttendanceSettings(),
+        display=DisplaySettings(),
+        kiosk_id="t",
+        status=Status(),
+        retry_max_seconds=0.01,
+    )
     loop.run()
     assert len(attempts) == 3
     assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera and loop.status.camera_down_since is not None
@@ -202,7 +233,17 @@ def test_the_preview_is_made_only_while_someone_watches(lfw, tmp_path, encoder):
     store = Store(tmp_path / "kiosk.db")
     clock = Clock()
     status = Status()
-    loop = make_loop(store, encoder, recognition=RecognitionSettings(), rules=AttendanceSettings(), display=DisplaySettings(preview_fps=5), kiosk_id="k", status=status, clock=clock.wall, monotonic=clock.monotonic)
+    loop = make_loop(
+        store,
+        encoder,
+        recognition=RecognitionSettings(),
+        rules=AttendanceSettings(),
+        display=DisplaySettings(preview_fps=5),
+        kiosk_id="k",
+        status=status,
+        clock=clock.wall,
+        monotonic=clock.monotonic,
+    )
     frame = on_canvas(photo("Colin_Powell", 2), 150)
     clock.tick()
     loop.process(frame)

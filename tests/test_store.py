@@ -232,9 +232,7 @@ def test_a_schema_3_database_gains_entry_uuids_and_no_outbox(tmp_path):
     a = store.add_employee("Ann", image=None, face=None, crop=crop(1), embedding=unit(1), model_version="v")
     store.close()
     db = sqlite3.connect(path)
-    db.executescript(
-        "DROP INDEX attendance_uuid; ALTER TABLE attendance DROP COLUMN uuid; PRAGMA user_version = 3;"
-    )
+    db.executescript("DROP INDEX attendance_uuid; ALTER TABLE attendance DROP COLUMN uuid; PRAGMA user_version = 3;")
     db.execute(
         "INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (?, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')",
         (a,),
@@ -266,7 +264,9 @@ def test_a_new_database_has_the_same_schema_as_a_migrated_one(tmp_path):
     old.close()
     migrated, fresh = Store(tmp_path / "old.db"), Store(tmp_path / "new.db")
     assert shape(migrated.db) == shape(fresh.db)
-    columns = {t: [r[1] for r in fresh.db.execute(f"PRAGMA table_info({t})")] for t in ("employees", "reference_faces", "attendance")}
+    columns = {
+        t: [r[1] for r in fresh.db.execute(f"PRAGMA table_info({t})")] for t in ("employees", "reference_faces", "attendance")
+    }
     assert columns == {t: [r[1] for r in migrated.db.execute(f"PRAGMA table_info({t})")] for t in columns}
     assert "uuid" in columns["attendance"] and "expected_start" in columns["employees"]
 
