@@ -20,7 +20,8 @@ from kiosk.attendance import DayRecord, Entry
 from kiosk.config import AttendanceSettings
 from kiosk.enrollment import Lookalike, Reference, decode_photo, lookalikes, make_reference, reembed
 from kiosk.recognition import FaceEncoder, FrameResult, Recognizer, Thresholds
-from kiosk.store import Employee, Gallery, LogRow, Store, StoredReference, UnknownEmployee
+from kiosk.store import Store, UnknownEmployee
+from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference
 
 
 class LooksLikeSomeone(ValueError):

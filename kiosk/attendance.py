@@ -150,11 +150,12 @@ class DayRecord:
     employee_id: int
     day: dt.date
     punches: list[Counted] = field(default_factory=list)
-    intervals: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
-    missing_out: list[dt.datetime] = field(default_factory=list)  # INs with no OUT after them
-    out_without_in: list[dt.datetime] = field(default_factory=list)
-    voided: list[Entry] = field(default_factory=list)
-    expected_start: dt.datetime | None = None
+    # Worked out by pair_day and timesheet:
+    intervals: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list, init=False)
+    missing_out: list[dt.datetime] = field(default_factory=list, init=False)  # INs with no OUT after them
+    out_without_in: list[dt.datetime] = field(default_factory=list, init=False)
+    voided: list[Entry] = field(default_factory=list, init=False)
+    expected_start: dt.datetime | None = field(default=None, init=False)
 
     @property
     def worked(self) -> dt.timedelta:

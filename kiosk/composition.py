@@ -116,7 +116,7 @@ def build_loop(config: Config, app, status, open_camera, *, monotonic=time.monot
     pump = CameraPump(open_camera, status, threading.Event(), monotonic=monotonic, retry_max_seconds=retry_max_seconds)
     decision = VisitDecision(app, VoteSettings(rec.frames_needed, rec.frames_window, rec.visit_gap_seconds), status)
     screen = ScreenState(status, config.display, app.zone)
-    preview = PreviewFeed(status, config.display.preview_fps) if config.display.preview else None
+    preview = PreviewFeed(status.preview, config.display.preview_fps) if config.display.preview else None
     return KioskLoop(pump, decision, app, screen, status, preview)
 
 
@@ -176,7 +176,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
         except StoreError as exc:
             problem = str(exc)
         return judge(web_alive=running.web.is_alive(), loop_expected=camera_enabled and not loop.finished,
-                     loop_alive=running.worker.is_alive(), last_progress=status.last_progress, now=time.monotonic(),
+                     loop_alive=running.worker.is_alive(), last_progress=status.camera.last_progress, now=time.monotonic(),
                      stall_seconds=STALL_SECONDS, database_problem=problem)
 
     def on_fatal(reason: str) -> None:
@@ -196,7 +196,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
         if camera_enabled:
             running.worker.start()
         else:
-            status.camera = "disabled in config"
+            status.camera.state = "disabled in config"
             status.show(Screen("disabled", "Camera disabled", "admin page only"))
         heartbeat.start()
         notifier.ready()

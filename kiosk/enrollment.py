@@ -18,7 +18,8 @@ from kiosk.alignment import warp
 from kiosk.detection import Detection
 from kiosk.matching import cosine_distance
 from kiosk.recognition import FaceEncoder
-from kiosk.store import Gallery, Store
+from kiosk.store import Store
+from kiosk.store_rows import Gallery
 
 MAX_PIXELS = 25_000_000  # e.g. 6000x4000; larger is refused before decoding (decompression bombs)
 MAX_SIDE = 2400  # photos are decoded no larger than this (JPEGs at reduced scale): far more than any face needs

@@ -34,15 +34,15 @@ def render(frame_bgr: np.ndarray, box: np.ndarray | None, good: bool, width: int
 
 
 class PreviewFeed:
-    """Renders the preview for ``status`` at most ``fps`` times a second, and
-    only while someone watches it (``status.preview_viewers``)."""
+    """Renders the preview into ``state`` (a kiosk.status.PreviewState) at most
+    ``fps`` times a second, and only while someone watches it."""
 
-    def __init__(self, status, fps: float):
-        self.status, self.interval = status, 1.0 / fps
+    def __init__(self, state, fps: float):
+        self.state, self.interval = state, 1.0 / fps
         self._last = float("-inf")
 
     def offer(self, frame_bgr: np.ndarray, box: np.ndarray | None, good: bool, now: float) -> None:
-        if self.status.preview_viewers <= 0 or now - self._last < self.interval:
+        if self.state.viewers <= 0 or now - self._last < self.interval:
             return
         self._last = now
-        self.status.set_preview(render(frame_bgr, box, good))
+        self.state.publish(render(frame_bgr, box, good))

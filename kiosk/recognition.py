@@ -17,18 +17,22 @@ from kiosk.detection import Detector
 from kiosk.embedding import Embedder
 from kiosk.matching import Match, best_match, gallery_threshold
 from kiosk.quality import GOOD, QualityResult, check_quality
-from kiosk.store import Gallery
+from kiosk.store_rows import Gallery
 
 
 @dataclass
 class FrameResult:
+    """What one frame or photo came to: the gate's verdict and, for a usable
+    face, the nearest person and whether the match was accepted."""
+
     quality: QualityResult
-    match: Match | None = None
-    employee_id: int | None = None
-    name: str | None = None
-    accepted: bool = False
-    threshold: float | None = None  # the one the match was held to
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # Filled by the recogniser when there was a face to match:
+    match: Match | None = field(default=None, init=False)
+    employee_id: int | None = field(default=None, init=False)
+    name: str | None = field(default=None, init=False)
+    accepted: bool = field(default=False, init=False)
+    threshold: float | None = field(default=None, init=False)  # the one the match was held to
 
     @property
     def face_found(self) -> bool:
@@ -137,7 +141,7 @@ class Recognizer:
     def recognize(self, frame_bgr: np.ndarray, gallery: Gallery) -> FrameResult:
         timings: dict[str, float] = {}
         quality, _, embedding = self.encoder.encode(frame_bgr, timings)
-        result = FrameResult(quality, timings=timings)
+        result = FrameResult(quality, timings)
         if embedding is None:
             return result
         t = time.perf_counter()

@@ -1,6 +1,8 @@
-"""What the kiosk is doing now, for the web pages: the screen, the camera,
-the counters and the preview. The loop (and the camera pump it owns)
-writes it; the web layer only reads it, under ``changed``."""
+"""What the kiosk is doing now, for the web pages, in three parts with one
+writer each: :class:`Status` (the screen and the recognition counters, written
+by the loop), :class:`CameraState` (written by the camera pump) and
+:class:`PreviewState` (the picture, written by the preview feed; the web's
+streams count their viewers). Readers wait on ``changed``."""
 
 from __future__ import annotations
 
@@ -28,27 +30,53 @@ class Screen:
 
 
 @dataclass
-class Status:
-    """Shared between the loop and the web server; written by the loop only."""
+class CameraState:
+    """The camera as the pump last found it."""
 
-    screen: Screen = field(default_factory=lambda: Screen("idle", IDLE_TITLE))
-    camera: str = "starting"
-    camera_down_since: float | None = None  # monotonic time the camera was lost; None while it works
-    fps: float = 0.0
-    gallery_size: int = 0
+    state: str = "starting"  # "ok (NAME)", "unavailable: WHY", "ended", "disabled in config"
+    down_since: float | None = field(default=None, init=False)  # monotonic time it was lost; None while it works
+    fps: float = field(default=0.0, init=False)
+    last_frame_at: float = field(default=0.0, init=False)  # monotonic
+    last_progress: float = field(default_factory=time.monotonic, init=False)  # a frame read or a retry; for the watchdog
+
+
+@dataclass
+class PreviewState:
+    """The latest preview picture (JPEG) and how many are watching it."""
+
+    jpeg: bytes = field(default=b"", init=False)
+    sequence: int = field(default=0, init=False)
+    viewers: int = field(default=0, init=False)
+    changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+
+    def publish(self, jpeg: bytes) -> None:
+        with self.changed:
+            self.jpeg = jpeg
+            self.sequence += 1
+            self.changed.notify_all()
+
+    def watch(self, delta: int) -> None:
+        """A stream starts (+1) or ends (-1)."""
+        with self.changed:
+            self.viewers += delta
+
+
+@dataclass
+class Status:
+    """The screen and what the loop counts, shared with the web server; written by the loop only."""
+
     model_version: str = ""
-    threshold: float = 0.0
-    last_recognitions: deque = field(default_factory=lambda: deque(maxlen=10))
-    unknown_faces: int = 0
-    frames: int = 0
-    sequence: int = 0
-    last_frame_at: float = 0.0
-    face: dict | None = None  # the face the gate saw in the latest frame: box (mirrored, 0..1) and whether it is good
-    preview: bytes = b""
-    preview_sequence: int = 0
-    preview_viewers: int = 0
-    last_progress: float = field(default_factory=time.monotonic)  # a frame read or a camera retry; for the watchdog
-    changed: threading.Condition = field(default_factory=threading.Condition)
+    threshold: float = 0.0  # for good faces, at today's gallery size
+    gallery_size: int = 0
+    camera: CameraState = field(default_factory=CameraState)
+    preview: PreviewState = field(default_factory=PreviewState)
+    screen: Screen = field(default_factory=lambda: Screen("idle", IDLE_TITLE), init=False)
+    face: dict | None = field(default=None, init=False)  # the face in the latest frame: box (mirrored, 0..1) and whether it is good
+    sequence: int = field(default=0, init=False)  # bumped with each change of screen or face
+    frames: int = field(default=0, init=False)
+    unknown_faces: int = field(default=0, init=False)
+    last_recognitions: deque = field(default_factory=lambda: deque(maxlen=10), init=False)
+    changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
 
     @property
     def state(self) -> str:
@@ -60,12 +88,6 @@ class Status:
                 self.screen, self.face = screen, face
                 self.sequence += 1
                 self.changed.notify_all()
-
-    def set_preview(self, jpeg: bytes) -> None:
-        with self.changed:
-            self.preview = jpeg
-            self.preview_sequence += 1
-            self.changed.notify_all()
 
     def event(self, trusted: bool) -> dict:
         """One server-sent event: the screen, and the face box only for trusted viewers."""
@@ -79,7 +101,7 @@ class Status:
         screen = self.screen.for_viewer(with_people)
         data = {
             "state": screen["state"], "message": " - ".join(p for p in (screen["title"], screen["detail"]) if p),
-            "camera": self.camera, "fps": round(self.fps, 1), "gallery_size": self.gallery_size,
+            "camera": self.camera.state, "fps": round(self.camera.fps, 1), "gallery_size": self.gallery_size,
             "model_version": self.model_version, "threshold": self.threshold, "unknown_faces": self.unknown_faces,
             "frames": self.frames, "sequence": self.sequence,
         }

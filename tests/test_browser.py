@@ -25,7 +25,7 @@ from kiosk.config import (
     WebSettings,
 )
 from kiosk.enrollment import make_reference
-from kiosk.status import Status
+from kiosk.status import CameraState, Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
 from tests.helpers import PASSWORD, chrome, lfw_image, make_loop, punch, serve, services, shot, wait_for_text
@@ -156,7 +156,7 @@ def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browse
     from selenium.webdriver.common.by import By
 
     passwords.set_password(tmp_path, PASSWORD)
-    status = Status(model_version=encoder.embedder.contract.version, camera="ok (replay)")
+    status = Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok (replay)"))
     app = create_app(
         Config(kiosk=KioskSettings(data_dir=tmp_path)),
         services(tmp_path / "kiosk.db", status, encoder, capture=lambda: None),

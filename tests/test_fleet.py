@@ -568,7 +568,7 @@ def encoder(detector):
 
 def door_services(tmp_path, central, encoder, backlog, **kw):
     """A door's web services with a made-up offline sync state, its replica on ``central``, and an admin password."""
-    from kiosk.status import Status
+    from kiosk.status import CameraState, Status
     from kiosk.web import Services, passwords
 
     passwords.set_password(tmp_path, PASSWORD)
@@ -581,7 +581,7 @@ def door_services(tmp_path, central, encoder, backlog, **kw):
         "gallery_revision": 3,
     }
     door = application(MemberStore(Store(tmp_path / "kiosk.db"), central), encoder)
-    return Services(Status(model_version=encoder.embedder.contract.version, camera="ok"), door, sync=lambda: state, **kw)
+    return Services(Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok")), door, sync=lambda: state, **kw)
 
 
 @pytest.mark.lfw

@@ -225,7 +225,7 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
     )
     loop.run()
     assert len(attempts) == 3
-    assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera and loop.status.camera_down_since is not None
+    assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera.state and loop.status.camera.down_since is not None
 
 
 @pytest.mark.lfw
@@ -247,13 +247,13 @@ def test_the_preview_is_made_only_while_someone_watches(lfw, tmp_path, encoder):
     frame = on_canvas(photo("Colin_Powell", 2), 150)
     clock.tick()
     loop.process(frame)
-    assert status.preview_sequence == 0
-    status.preview_viewers = 1
+    assert status.preview.sequence == 0
+    status.preview.viewers = 1
     for _ in range(15):  # one second at 15 fps
         clock.tick()
         loop.process(frame)
-    assert 4 <= status.preview_sequence <= 6 and status.preview.startswith(b"\xff\xd8")  # about 5 JPEG frames a second
-    picture = cv2.imdecode(np.frombuffer(status.preview, np.uint8), cv2.IMREAD_COLOR)
+    assert 4 <= status.preview.sequence <= 6 and status.preview.jpeg.startswith(b"\xff\xd8")  # about 5 JPEG frames a second
+    picture = cv2.imdecode(np.frombuffer(status.preview.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert picture.shape == (240, 320, 3)
     face = status.face["box"]
     assert face[0] < 0.5 < face[2] and status.face["good"]

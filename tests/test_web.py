@@ -69,11 +69,11 @@ def test_events_stream_the_screen_and_the_face_to_the_display(client, status):
 
 
 def test_the_preview_streams_jpeg_frames_to_the_display(client, status):
-    status.set_preview(b"\xff\xd8fake-jpeg\xff\xd9")
+    status.preview.publish(b"\xff\xd8fake-jpeg\xff\xd9")
     response = client.get("/preview.mjpg")
     assert response.status_code == 200 and response.mimetype == "multipart/x-mixed-replace"
     assert b"Content-Type: image/jpeg" in response.data and b"fake-jpeg" in response.data
-    assert status.preview_viewers == 0  # the stream counted itself in and out
+    assert status.preview.viewers == 0  # the stream counted itself in and out
 
 
 def test_open_streams_are_capped(tmp_path, status):
@@ -98,10 +98,10 @@ def test_status_and_health(client, status):
 
 
 def test_health_turns_503_when_the_camera_is_down_too_long(client, status):
-    status.camera = "unavailable: unplugged"
-    status.camera_down_since = time.monotonic() - 10
+    status.camera.state = "unavailable: unplugged"
+    status.camera.down_since = time.monotonic() - 10
     assert client.get("/healthz").status_code == 200
-    status.camera_down_since = time.monotonic() - 31
+    status.camera.down_since = time.monotonic() - 31
     response = client.get("/healthz")
     assert response.status_code == 503 and response.get_json()["camera"] == "unavailable: unplugged"
 

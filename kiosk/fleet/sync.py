@@ -23,7 +23,7 @@ class SyncState:
     offline_since: str | None = None
     problem: str | None = None
     gallery_revision: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
 
     def snapshot(self) -> dict:
         with self.lock:

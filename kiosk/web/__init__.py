@@ -5,39 +5,15 @@ Collaborators arrive through ``services``; nothing here creates hardware or mode
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from flask import Flask, current_app, render_template
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from kiosk.application import Application
 from kiosk.config import Config
-from kiosk.status import Status
 from kiosk.web import passwords
+from kiosk.web.services import Services
 
 MAX_UPLOAD_BYTES = 10 * 2**20
-
-
-@dataclass
-class Services:
-    """What the pages work with, made by the composition root."""
-
-    status: Status  # written by the loop, read here
-    app: Application  # every operation the pages offer
-    capture: Callable | None = None  # latest camera frame (BGR) or None
-    sync: Callable | None = None  # a fleet member's sync state (kiosk.fleet.sync.SyncState.snapshot); None: standalone
-    staff_managed_here: bool = True  # False at a fleet's doors: staff are managed on the fleet's admin server
-
-
-def services() -> Services:
-    """The current app's services (inside a request)."""
-    return current_app.config["SERVICES"]
-
-
-def application() -> Application:
-    """The current app's operations (inside a request)."""
-    return current_app.config["SERVICES"].app
 
 
 def create_app(config: Config, services: Services, test_config: dict | None = None) -> Flask:

@@ -18,10 +18,11 @@ def healthz():
     longer than camera.unhealthy_after_seconds (the admin page still works)."""
     status = current_app.config["SERVICES"].status
     limit = current_app.config["KIOSK_CONFIG"].camera.unhealthy_after_seconds
-    down = None if status.camera_down_since is None else time.monotonic() - status.camera_down_since
-    fresh = bool(status.last_frame_at) and time.monotonic() - status.last_frame_at < 10
+    camera = status.camera
+    down = None if camera.down_since is None else time.monotonic() - camera.down_since
+    fresh = bool(camera.last_frame_at) and time.monotonic() - camera.last_frame_at < 10
     healthy = down is None or down < limit
-    body = {"ok": healthy, "camera": status.camera, "camera_down_seconds": None if down is None else round(down, 1),
+    body = {"ok": healthy, "camera": camera.state, "camera_down_seconds": None if down is None else round(down, 1),
             "processing_frames": fresh}
     return jsonify(body), 200 if healthy else 503
 

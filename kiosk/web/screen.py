@@ -66,24 +66,22 @@ def preview():
         abort(403, description="The camera picture is shown on the kiosk itself, or to a logged-in admin.")
     if not current_app.config["KIOSK_CONFIG"].display.preview:
         abort(404, description="The camera preview is turned off (display.preview = false).")
-    status = _status()
+    picture = _status().preview
     once = current_app.config.get("SSE_ONCE", False)
 
     def body():
-        with status.changed:
-            status.preview_viewers += 1
+        picture.watch(+1)
         try:
             seen = -1
             while True:
-                with status.changed:
-                    status.changed.wait_for(lambda seen=seen: status.preview_sequence != seen, timeout=KEEPALIVE_SECONDS)
-                    seen, jpeg = status.preview_sequence, status.preview
+                with picture.changed:
+                    picture.changed.wait_for(lambda seen=seen: picture.sequence != seen, timeout=KEEPALIVE_SECONDS)
+                    seen, jpeg = picture.sequence, picture.jpeg
                 if jpeg:
                     yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
                 if once:
                     return
         finally:
-            with status.changed:
-                status.preview_viewers -= 1
+            picture.watch(-1)
 
     return _stream(body, "multipart/x-mixed-replace; boundary=frame")

@@ -17,8 +17,8 @@ from kiosk.enrollment import EnrollmentError, Reference
 from kiosk.image_codec import encode_png
 from kiosk.names import MAX_LENGTH, InvalidName, clean_name
 from kiosk.store import UnknownEmployee
-from kiosk.web import application, services
 from kiosk.web.auth import login_required
+from kiosk.web.services import application, services
 
 bp = Blueprint("staff", __name__, url_prefix="/admin")
 PENDING_SECONDS = 600

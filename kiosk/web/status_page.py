@@ -6,8 +6,8 @@ import shutil
 
 from flask import Blueprint, current_app, render_template
 
-from kiosk.web import services
 from kiosk.web.auth import login_required
+from kiosk.web.services import services
 
 bp = Blueprint("status_page", __name__, url_prefix="/admin")
 

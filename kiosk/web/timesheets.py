@@ -18,8 +18,8 @@ from kiosk import attendance
 from kiosk.application import UnknownEntry
 from kiosk.attendance import DayRecord, Entry
 from kiosk.store import UnknownEmployee
-from kiosk.web import application
 from kiosk.web.auth import login_required
+from kiosk.web.services import application
 
 bp = Blueprint("timesheets", __name__, url_prefix="/admin")
 MAX_RANGE_DAYS = 370
