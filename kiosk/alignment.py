@@ -21,6 +21,7 @@ import numpy as np
 
 from kiosk.contract import ALIGNMENTS
 from kiosk.detection import Detection
+from kiosk.geometry import similarity_fit
 
 TEMPLATE_SIZE = 112
 # image-left eye, image-right eye, nose tip, mouth centre (x, y) on a 112x112 crop
@@ -53,20 +54,8 @@ def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     dst = np.asarray(dst, dtype=np.float64)
     if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or len(src) < 2:
         raise ValueError(f"need two matching (N>=2, 2) point sets, got {src.shape} and {dst.shape}")
-    src_mean, dst_mean = src.mean(0), dst.mean(0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    cov = dst_c.T @ src_c / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[1] = -1
-    rotation = u @ np.diag(d) @ vt
-    var_src = (src_c**2).sum() / len(src)
-    if var_src == 0:
-        raise ValueError("source points are all identical")
-    scale = (s * d).sum() / var_src
-    translation = dst_mean - scale * rotation @ src_mean
-    return np.hstack([scale * rotation, translation[:, None]])
+    linear, translation = similarity_fit(src, dst)
+    return np.hstack([linear, translation[:, None]])
 
 
 def dlib_chip_matrix(points: np.ndarray, chip_points: np.ndarray, size: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.detection import Detection
+from kiosk.geometry import similarity_fit
 from kiosk.inference import InferenceError
 
 MODEL_FILE = Path(__file__).parent / "models" / "dlib_5_point_landmarks.npz"
@@ -109,7 +110,7 @@ class ShapePredictor:
         flat = grey.reshape(-1)
         for level in range(len(self.anchors)):
             # The reference pixels follow the current shape's rotation and scale.
-            tform = _similarity_2x2(self.initial, shape)
+            tform = similarity_fit(self.initial, shape)[0]
             normalised = self.deltas[level] @ tform.T + shape[self.anchors[level]]
             pixels = np.floor(normalised @ linear.T + offset + 0.5).astype(np.int64)  # dlib rounds to the nearest pixel
             x, y = pixels[:, 0], pixels[:, 1]
@@ -122,13 +123,3 @@ class ShapePredictor:
                 node = 2 * node - self._node_base + np.where(left, 1, 2)
             shape += self.leaves[level][node - self._node_base + self._leaf_base].sum(axis=0).reshape(shape.shape)
         return shape @ linear.T + offset
-
-
-def _similarity_2x2(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The rotation-and-scale part of the least-squares similarity from ``src`` onto ``dst``."""
-    src_c, dst_c = src - src.mean(0), dst - dst.mean(0)
-    u, s, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[1] = -1
-    return (s * d).sum() / ((src_c**2).sum() / len(src)) * (u @ np.diag(d) @ vt)
