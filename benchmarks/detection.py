@@ -50,8 +50,10 @@ def main() -> None:
         found += bool(detect_align(detector, image, args.size))
         times.append(time.perf_counter() - t)
     print(f"LFW images with a face: {found}/{len(files)} = {100 * found / len(files):.2f}%")
-    print(f"detect+align per 250x250 image, 1 thread: median {1000 * statistics.median(times):.2f} ms, "
-          f"p95 {1000 * np.percentile(times, 95):.2f} ms")
+    print(
+        f"detect+align per 250x250 image, 1 thread: median {1000 * statistics.median(times):.2f} ms, "
+        f"p95 {1000 * np.percentile(times, 95):.2f} ms"
+    )
     frame = cv2.resize(cv2.imread(str(files[0])), (640, 480))
     for _ in range(5):
         detect_align(detector, frame, args.size)
@@ -61,8 +63,7 @@ def main() -> None:
         detect_align(detector, frame, args.size)
         frame_times.append(time.perf_counter() - t)
     median = 1000 * statistics.median(frame_times)
-    print(f"detect+align per 640x480 frame, 1 thread: median {median:.2f} ms "
-          f"(target 10 ms: {median / 10:.2f}x of budget)")
+    print(f"detect+align per 640x480 frame, 1 thread: median {median:.2f} ms (target 10 ms: {median / 10:.2f}x of budget)")
 
 
 if __name__ == "__main__":

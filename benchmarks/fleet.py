@@ -49,8 +49,14 @@ T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)
 
 def enrol(store, name, seed):
     emb = np.random.default_rng(seed).normal(size=128).astype(np.float32)
-    return store.add_employee(name, image=np.zeros((150, 150, 3), np.uint8), face=None, crop=np.zeros((150, 150, 3), np.uint8),
-                              embedding=emb / np.linalg.norm(emb), model_version="v1")
+    return store.add_employee(
+        name,
+        image=np.zeros((150, 150, 3), np.uint8),
+        face=None,
+        crop=np.zeros((150, 150, 3), np.uint8),
+        embedding=emb / np.linalg.norm(emb),
+        model_version="v1",
+    )
 
 
 def gallery_latency(urls, folder: Path, changes: int, notices: bool) -> list[float]:
@@ -111,8 +117,16 @@ def throughput(urls, folder: Path, kiosks: int, seconds: float) -> dict:
     root = Path(__file__).resolve().parents[1]
     before = Central(urls["owner"])
     start_count = before.count_punches()
-    procs = [subprocess.Popen([sys.executable, "-c", KIOSK, urls["door"], str(folder / f"k{i}.db"), f"k{i}", str(seconds)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root) for i in range(kiosks)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", KIOSK, urls["door"], str(folder / f"k{i}.db"), f"k{i}", str(seconds)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+        )
+        for i in range(kiosks)
+    ]
     for p in procs:
         assert p.stdout.readline().strip() == "ready"
     started = time.perf_counter()
@@ -125,8 +139,13 @@ def throughput(urls, folder: Path, kiosks: int, seconds: float) -> dict:
         p.wait(30)
     arrived = before.count_punches() - start_count
     before.close()
-    return {"kiosks": kiosks, "recorded": recorded, "arrived": arrived, "seconds": round(elapsed, 2),
-            "per_second": round(arrived / elapsed, 1)}
+    return {
+        "kiosks": kiosks,
+        "recorded": recorded,
+        "arrived": arrived,
+        "seconds": round(elapsed, 2),
+        "per_second": round(arrived / elapsed, 1),
+    }
 
 
 def catch_up(urls, folder: Path, backlog: int) -> dict:
@@ -149,17 +168,30 @@ def catch_up(urls, folder: Path, backlog: int) -> dict:
     while punches := central.punches_after(other.replica.punch_position()):
         other.replica.apply_punches(punches)
     pull = time.perf_counter() - started
-    pulled = other.db.execute("SELECT COUNT(*) FROM attendance").fetchone()[0]  # every door's punches so far, this backlog among them
+    pulled = other.db.execute("SELECT COUNT(*) FROM attendance").fetchone()[
+        0
+    ]  # every door's punches so far, this backlog among them
     for thing in (store, other, central):
         thing.close()
-    return {"backlog": backlog, "record_locally_s": round(record, 2), "send_s": round(send, 2), "send_per_second": round(backlog / send),
-            "pull_all_s": round(pull, 2), "pulled_rows": pulled, "pull_rows_per_second": round(pulled / pull)}
+    return {
+        "backlog": backlog,
+        "record_locally_s": round(record, 2),
+        "send_s": round(send, 2),
+        "send_per_second": round(backlog / send),
+        "pull_all_s": round(pull, 2),
+        "pulled_rows": pulled,
+        "pull_rows_per_second": round(pulled / pull),
+    }
 
 
 def summary(times: list[float]) -> dict:
     ms = sorted(t * 1000 for t in times)
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1), "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
-            "max_ms": round(ms[-1], 1)}
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 1),
+        "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
+        "max_ms": round(ms[-1], 1),
+    }
 
 
 def main() -> None:
@@ -180,7 +212,9 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
         results = {"machine": f"{__import__('os').cpu_count()} cores", "postgres": server.sql("SHOW server_version")[0][0]}
         results["gallery_change_with_notices"] = summary(gallery_latency(urls, folder / "a", args.changes, notices=True))
-        results["gallery_change_polling_2s_baseline"] = summary(gallery_latency(urls, folder / "b", max(5, args.changes // 4), notices=False))
+        results["gallery_change_polling_2s_baseline"] = summary(
+            gallery_latency(urls, folder / "b", max(5, args.changes // 4), notices=False)
+        )
         print(json.dumps(results, indent=1), flush=True)
         results["throughput_one_kiosk_baseline"] = throughput(urls, folder / "one", 1, args.seconds)
         results[f"throughput_{args.kiosks}_kiosks"] = throughput(urls, folder / "many", args.kiosks, args.seconds)

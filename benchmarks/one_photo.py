@@ -59,17 +59,24 @@ class Tally:
     seconds: float = 0.0
 
     def row(self, name: str) -> str:
-        return (f"{name:<26} {sum(self.refused.values()):>4} {self.enrolled:>5} "
-                f"{self.right / self.probes:>7.3f} {self.wrong / self.probes:>7.3f} {self.strangers_in / self.strangers:>9.3f}"
-                f" {self.seconds:>7.0f}")
+        return (
+            f"{name:<26} {sum(self.refused.values()):>4} {self.enrolled:>5} "
+            f"{self.right / self.probes:>7.3f} {self.wrong / self.probes:>7.3f} {self.strangers_in / self.strangers:>9.3f}"
+            f" {self.seconds:>7.0f}"
+        )
 
     def summary(self) -> dict:
         return {
-            "enrolment_refusals": dict(self.refused), "lookalike_warnings": self.lookalike_warnings,
-            "enrolled": self.enrolled, "probes": self.probes,
-            "rank1": self.right / self.probes, "wrong_person": self.wrong / self.probes,
-            "not_recognised": dict(self.not_recognised), "strangers": self.strangers,
-            "strangers_accepted": self.strangers_in / self.strangers, "seconds": self.seconds,
+            "enrolment_refusals": dict(self.refused),
+            "lookalike_warnings": self.lookalike_warnings,
+            "enrolled": self.enrolled,
+            "probes": self.probes,
+            "rank1": self.right / self.probes,
+            "wrong_person": self.wrong / self.probes,
+            "not_recognised": dict(self.not_recognised),
+            "strangers": self.strangers,
+            "strangers_accepted": self.strangers_in / self.strangers,
+            "seconds": self.seconds,
         }
 
 
@@ -86,8 +93,15 @@ def photo(images: Path, person: str, n: int) -> Path:
     return images / person / f"{person}_{n:04d}.jpg"
 
 
-def run_kiosk(model: Path, images: Path, enrol: list[str], probes: list[tuple[str, Path]], strangers: list[Path],
-              settings: RecognitionSettings, refuse_lookalikes: bool) -> tuple[Tally, dict]:
+def run_kiosk(
+    model: Path,
+    images: Path,
+    enrol: list[str],
+    probes: list[tuple[str, Path]],
+    strangers: list[Path],
+    settings: RecognitionSettings,
+    refuse_lookalikes: bool,
+) -> tuple[Tally, dict]:
     encoder = build_encoder(model, threads=1)
     recognizer = Recognizer(encoder, settings)
     version = encoder.embedder.contract.version
@@ -108,8 +122,9 @@ def run_kiosk(model: Path, images: Path, enrol: list[str], probes: list[tuple[st
                 if refuse_lookalikes:
                     tally.refused["looks like someone enrolled"] += 1
                     continue
-            employee_id = store.add_employee(person, image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
-                                             model_version=version)
+            employee_id = store.add_employee(
+                person, image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding, model_version=version
+            )
             names[employee_id] = person
         gallery = store.gallery(version)
         store.close()
@@ -128,8 +143,13 @@ def run_kiosk(model: Path, images: Path, enrol: list[str], probes: list[tuple[st
     count(tally, "kiosk", decide, probes, strangers)
     tally.seconds = time.perf_counter() - started
     thresholds = recognizer.thresholds(len(gallery))
-    return tally, {"model": version, "threshold_good": thresholds.good, "threshold_fair": thresholds.fair,
-                   "margin_fraction": settings.margin_fraction, "stranger_accept_rate": settings.stranger_accept_rate}
+    return tally, {
+        "model": version,
+        "threshold_good": thresholds.good,
+        "threshold_fair": thresholds.fair,
+        "margin_fraction": settings.margin_fraction,
+        "stranger_accept_rate": settings.stranger_accept_rate,
+    }
 
 
 def count(tally: Tally, who_decides: str, decide, probes: list[tuple[str, Path]], strangers: list[Path]) -> None:
@@ -148,8 +168,9 @@ def count(tally: Tally, who_decides: str, decide, probes: list[tuple[str, Path]]
         tally.strangers_in += decide(path)[0] is not None
 
 
-def run_face_recognition(images: Path, enrol: list[str], probes: list[tuple[str, Path]], strangers: list[Path],
-                         tolerance: float = 0.6) -> Tally:
+def run_face_recognition(
+    images: Path, enrol: list[str], probes: list[tuple[str, Path]], strangers: list[Path], tolerance: float = 0.6
+) -> Tally:
     import face_recognition
 
     tally, started = Tally(), time.perf_counter()
@@ -190,12 +211,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(BUNDLED_MODEL))
     parser.add_argument("--lfw", default=str(LFW))
-    parser.add_argument("--stranger-rate", type=float, default=RecognitionSettings().stranger_accept_rate,
-                        help="the kiosk's target stranger-accept rate per decision (default: the kiosk's, %(default)s)")
-    parser.add_argument("--margin-fraction", type=float, default=RecognitionSettings().margin_fraction,
-                        help="runner-up margin as a fraction of the threshold (default: the kiosk's, %(default)s)")
-    parser.add_argument("--refuse-lookalikes", action="store_true",
-                        help="do not enrol faces the look-alike check warns about (by default the manager confirms them, as on the admin page)")
+    parser.add_argument(
+        "--stranger-rate",
+        type=float,
+        default=RecognitionSettings().stranger_accept_rate,
+        help="the kiosk's target stranger-accept rate per decision (default: the kiosk's, %(default)s)",
+    )
+    parser.add_argument(
+        "--margin-fraction",
+        type=float,
+        default=RecognitionSettings().margin_fraction,
+        help="runner-up margin as a fraction of the threshold (default: the kiosk's, %(default)s)",
+    )
+    parser.add_argument(
+        "--refuse-lookalikes",
+        action="store_true",
+        help="do not enrol faces the look-alike check warns about (by default the manager confirms them, as on the admin page)",
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N enrolled people and N strangers")
     parser.add_argument("--skip-face-recognition", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
@@ -225,12 +257,16 @@ def main() -> int:
             rows.append(fr.row("face_recognition (0.6)"))
         except ImportError:
             print("face_recognition is not installed: pip install --no-deps face_recognition", file=sys.stderr)
-    print(f"\nkiosk thresholds {settings['threshold_good']:.4f} (good faces) and {settings['threshold_fair']:.4f} (fair faces): "
-          f"target stranger rate {args.stranger_rate} for {kiosk.enrolled} people; margin {args.margin_fraction} of the threshold")
+    print(
+        f"\nkiosk thresholds {settings['threshold_good']:.4f} (good faces) and {settings['threshold_fair']:.4f} (fair faces): "
+        f"target stranger rate {args.stranger_rate} for {kiosk.enrolled} people; margin {args.margin_fraction} of the threshold"
+    )
     print(f"{'':<26} {'refused':>4} {'enrolled':>5} {'rank-1':>7} {'wrong':>7} {'strangers':>9} {'seconds':>7}")
     print("\n".join(rows))
-    print(f"\nkiosk: enrolment refusals {dict(kiosk.refused)}; look-alike warnings confirmed {kiosk.lookalike_warnings}; "
-          f"not recognised {dict(kiosk.not_recognised)}")
+    print(
+        f"\nkiosk: enrolment refusals {dict(kiosk.refused)}; look-alike warnings confirmed {kiosk.lookalike_warnings}; "
+        f"not recognised {dict(kiosk.not_recognised)}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -68,7 +68,9 @@ def run(name: str, photos: list[Path]) -> None:
         rng = np.random.default_rng(0)
         crop = np.zeros((contract.input_size, contract.input_size, 3), np.uint8)
         for i in range(100):
-            store.add_employee(f"P{i}", image=None, face=None, crop=crop, embedding=l2_normalize(rng.normal(size=128)), model_version=version)
+            store.add_employee(
+                f"P{i}", image=None, face=None, crop=crop, embedding=l2_normalize(rng.normal(size=128)), model_version=version
+            )
         gallery = store.gallery(version)
         recognizer = Recognizer(encoder, RecognitionSettings())
         app = Application(store, recognizer, AttendanceSettings(cooldown_seconds=0, day_start="04:00", timezone="UTC"), "bench")
@@ -94,7 +96,9 @@ def run(name: str, photos: list[Path]) -> None:
         wall = time.perf_counter() - start
 
     flips = ", flip-averaged: two passes" if contract.flip_average else ""
-    print(f"\n{name} model {version} ({contract.input_size} px, {contract.alignment}{flips}) - frames: {n} (640x480, one face), 1 thread")
+    print(
+        f"\n{name} model {version} ({contract.input_size} px, {contract.alignment}{flips}) - frames: {n} (640x480, one face), 1 thread"
+    )
     print(f"end-to-end incl. reading frames and logging: {n / wall:.1f} frames/s")
     for k, v in stages.items():
         if v:
@@ -122,7 +126,9 @@ def report_matching_and_memory() -> None:
         t = time.perf_counter()
         best_match(g, q)
         match_times.append(time.perf_counter() - t)
-    print(f"\nmatch against 10,000 people: {ms(match_times)}  -> {1000 * statistics.median(match_times) / 2:.2f}x of the 2 ms budget")
+    print(
+        f"\nmatch against 10,000 people: {ms(match_times)}  -> {1000 * statistics.median(match_times) / 2:.2f}x of the 2 ms budget"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak process memory: {peak:.0f} MB  -> {peak / 300:.2f}x of the 300 MB budget")
 

@@ -43,7 +43,9 @@ def main() -> None:
     test, calib = read_pairs(lfw / "pairsDevTest.txt"), read_pairs(lfw / "pairsDevTrain.txt")
     names = sorted({p.left for p in test + calib} | {p.right for p in test + calib})
     embedder = Embedder.load(args.int8, num_threads=2)
-    crops = aligned_crops(lfw / "images_deepfunneled", names, FaceDetector(TFLiteModel(default_model_path())), embedder.input_size)
+    crops = aligned_crops(
+        lfw / "images_deepfunneled", names, FaceDetector(TFLiteModel(default_model_path())), embedder.input_size
+    )
     names = [n for n in names if crops[n] is not None]
     stack = np.stack([crops[n] for n in names])
     model, _ = build_keras(Path(args.weights), args.weights_file)
@@ -54,9 +56,12 @@ def main() -> None:
     test_names = {p.left for p in test} | {p.right for p in test}
     test_cos = cosine[[index[n] for n in names if n in test_names]]
     print(f"faces: {len(test_cos)} (pairsDevTest images)")
-    print(f"cosine(float, int8): mean {test_cos.mean():.4f}, min {test_cos.min():.4f}, 1st percentile {np.percentile(test_cos, 1):.4f}")
+    print(
+        f"cosine(float, int8): mean {test_cos.mean():.4f}, min {test_cos.min():.4f}, 1st percentile {np.percentile(test_cos, 1):.4f}"
+    )
     results = {}
     for label, emb in (("float", float_emb), ("int8", int8_emb)):
+
         def distances(ps, emb=emb):
             return np.array([1 - float(emb[index[p.left]] @ emb[index[p.right]]) for p in ps])
 

@@ -115,11 +115,19 @@ def main() -> None:
                 ref = make_reference(encoder, cv2.imread(str(photos[0])))
             except EnrollmentError:
                 continue
-            ids[person] = store.add_employee(person, image=ref.image, face=ref.face, crop=ref.crop, embedding=ref.embedding,
-                                             model_version=encoder.embedder.contract.version)
+            ids[person] = store.add_employee(
+                person,
+                image=ref.image,
+                face=ref.face,
+                crop=ref.crop,
+                embedding=ref.embedding,
+                model_version=encoder.embedder.contract.version,
+            )
         walkers = [p for p in people(lfw, 3) if p in ids][: args.walkers]
         recognizer = Recognizer(encoder, settings)
-        config = Config(recognition=settings, attendance=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False))
+        config = Config(
+            recognition=settings, attendance=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False)
+        )
         outcomes = {"right": 0, "wrong": 0, "not recognised": 0, "nothing": 0, "no good frame": 0}
         waits_ms, waits_frames = [], []
         for person in tqdm(walkers, desc="walking up", unit="person"):
@@ -128,7 +136,9 @@ def main() -> None:
             good = [i for i, f in enumerate(frames) if encoder.check(f).good]
             camera = PacedReplay(frames, args.fps)
             watch = Watch()
-            loop = build_loop(config, Application(store, recognizer, config.attendance, "benchmark"), watch, lambda camera=camera: camera)
+            loop = build_loop(
+                config, Application(store, recognizer, config.attendance, "benchmark"), watch, lambda camera=camera: camera
+            )
             loop.run()
             if not good:
                 outcomes["no good frame"] += 1
@@ -145,16 +155,20 @@ def main() -> None:
                 first = camera.taken[good[0]]
                 waits_ms.append((at - first) * 1000)
                 waits_frames.append(sum(1 for t in camera.taken if first <= t <= at))
-    print(f"model {args.model} ({encoder.embedder.contract.version}), gallery {len(ids)} people, {len(walkers)} walk-ups "
-          f"at {args.fps:g} fps, vote {settings.frames_needed} of {settings.frames_window} good frames")
+    print(
+        f"model {args.model} ({encoder.embedder.contract.version}), gallery {len(ids)} people, {len(walkers)} walk-ups "
+        f"at {args.fps:g} fps, vote {settings.frames_needed} of {settings.frames_window} good frames"
+    )
     for name, count in outcomes.items():
         print(f"  {name:<16} {count}")
     if waits_ms:
-        print(f"first good frame -> welcome: median {np.median(waits_ms):.0f} ms, 90th percentile "
-              f"{np.percentile(waits_ms, 90):.0f} ms, max {max(waits_ms):.0f} ms; "
-              f"frames read from the first good one: median {np.median(waits_frames):.0f}, max {max(waits_frames)}; "
-              f"{sum(f <= settings.frames_needed for f in waits_frames)} of {len(waits_frames)} welcomed within "
-              f"{settings.frames_needed} frames (the vote needs {settings.frames_needed})")
+        print(
+            f"first good frame -> welcome: median {np.median(waits_ms):.0f} ms, 90th percentile "
+            f"{np.percentile(waits_ms, 90):.0f} ms, max {max(waits_ms):.0f} ms; "
+            f"frames read from the first good one: median {np.median(waits_frames):.0f}, max {max(waits_frames)}; "
+            f"{sum(f <= settings.frames_needed for f in waits_frames)} of {len(waits_frames)} welcomed within "
+            f"{settings.frames_needed} frames (the vote needs {settings.frames_needed})"
+        )
         print(f"  floor at this frame rate: {(settings.frames_needed - 1) / args.fps * 1000:.0f} ms plus one frame's processing")
 
 

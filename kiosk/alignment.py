@@ -35,9 +35,16 @@ DLIB_CHIP_PADDING = 0.25
 # dlib's get_face_chip_details: where its 5-point predictor's points go, as a
 # fraction of the unpadded face square (dlib/image_transforms/interpolation.h).
 DLIB_5POINT_MEAN_FACE = np.array(
-    [[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677], [0.1205750620789, 0.2137274526848],
-     [0.3340850613712, 0.2290642403242], [0.4901123135679, 0.6277975316475]],
+    [
+        [0.8595674595992, 0.2134981538014],
+        [0.6460604764104, 0.2289674387677],
+        [0.1205750620789, 0.2137274526848],
+        [0.3340850613712, 0.2290642403242],
+        [0.4901123135679, 0.6277975316475],
+    ],
 )
+
+
 def template(size: int) -> np.ndarray:
     return TEMPLATE_112 * (size / TEMPLATE_SIZE)
 
@@ -89,7 +96,9 @@ def warp(image: np.ndarray, matrix: np.ndarray, size: int, border: int = cv2.BOR
         if x1 > x0 and y1 > y0:
             shrink = 2 * scale
             region = image[y0:y1, x0:x1]
-            small = cv2.resize(region, (max(1, round((x1 - x0) * shrink)), max(1, round((y1 - y0) * shrink))), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                region, (max(1, round((x1 - x0) * shrink)), max(1, round((y1 - y0) * shrink))), interpolation=cv2.INTER_AREA
+            )
             sx, sy = small.shape[1] / (x1 - x0), small.shape[0] / (y1 - y0)
             # frame -> region -> shrunk region (pixel centres kept aligned)
             to_small = np.array([[sx, 0, (0.5 * sx - 0.5) - sx * x0], [0, sy, (0.5 * sy - 0.5) - sy * y0], [0, 0, 1]])

@@ -29,8 +29,10 @@ class LooksLikeSomeone(ValueError):
 
     def __init__(self, similar: list[Lookalike]):
         self.similar = similar
-        super().__init__("this face would be recognised as " + ", ".join(
-            f"{s.name} (#{s.employee_id}, distance {s.distance:.3f})" for s in similar))
+        super().__init__(
+            "this face would be recognised as "
+            + ", ".join(f"{s.name} (#{s.employee_id}, distance {s.distance:.3f})" for s in similar)
+        )
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,14 @@ class Application:
     a fleet member's store; ``recognizer`` may be None where nothing is
     recognised (pages that never see a face)."""
 
-    def __init__(self, store: Store, recognizer: Recognizer | None, rules: AttendanceSettings, kiosk_id: str,
-                 clock: Callable[[], dt.datetime] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        recognizer: Recognizer | None,
+        rules: AttendanceSettings,
+        kiosk_id: str,
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
         self.store, self.recognizer, self.rules, self.kiosk_id = store, recognizer, rules, kiosk_id
         self.zone = rules.zone()
         self.clock = clock or (lambda: dt.datetime.now(self.zone))
@@ -155,15 +163,23 @@ class Application:
         def rule(history: list[Entry]) -> attendance.Decision:
             return attendance.decide(history, at, self.rules.cooldown_seconds, self.zone, self.rules.day_start_time)
 
-        entry, decision = self.store.record_visit(employee_id, at, rule, work_day=self.work_day(at), distance=distance,
-                                                  kiosk_id=self.kiosk_id, model_version=self.model_version)
+        entry, decision = self.store.record_visit(
+            employee_id,
+            at,
+            rule,
+            work_day=self.work_day(at),
+            distance=distance,
+            kiosk_id=self.kiosk_id,
+            model_version=self.model_version,
+        )
         return VisitOutcome(name, entry, None if entry is not None else decision.recent)
 
     def add_punch(self, employee_id: int, day: dt.date, time: dt.time, direction: str, *, author: str, note: str) -> Entry:
         """A manager's punch for a day and local time."""
         at = dt.datetime.combine(day, time, tzinfo=self.zone)
-        return self.store.add_correction(employee_id, attendance.ADDED, at=at, direction=direction, author=author, note=note,
-                                         work_day=self.work_day(at))
+        return self.store.add_correction(
+            employee_id, attendance.ADDED, at=at, direction=direction, author=author, note=note, work_day=self.work_day(at)
+        )
 
     def correct(self, entry_id: int, kind: str, *, author: str, note: str, direction: str | None = None) -> Entry:
         """Void an entry or change its direction (the entry itself stays)."""
@@ -171,8 +187,9 @@ class Application:
         if owner is None:
             raise UnknownEntry(entry_id)
         now = self.now()
-        return self.store.add_correction(owner, kind, at=now, target=entry_id, author=author, note=note,
-                                         work_day=self.work_day(now), direction=direction)
+        return self.store.add_correction(
+            owner, kind, at=now, target=entry_id, author=author, note=note, work_day=self.work_day(now), direction=direction
+        )
 
     # -- timesheets -----------------------------------------------------------------------------------
     def expected_starts(self) -> dict[int, dt.time | None]:
@@ -183,8 +200,15 @@ class Application:
         return self.store.entries(first, last, employee_id)
 
     def timesheet(self, first: dt.date, last: dt.date, employee_id: int | None = None) -> list[DayRecord]:
-        return attendance.timesheet(self.entries(first, last, employee_id), first, last, self.zone, self.rules.day_start_time,
-                                    self.expected_starts(), self.rules.cooldown_seconds)
+        return attendance.timesheet(
+            self.entries(first, last, employee_id),
+            first,
+            last,
+            self.zone,
+            self.rules.day_start_time,
+            self.expected_starts(),
+            self.rules.cooldown_seconds,
+        )
 
     def not_arrived(self, day: dt.date, records: list[DayRecord]) -> list[int]:
         return attendance.absent(self.expected_starts(), records, day, self.now(), self.zone)

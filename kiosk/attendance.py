@@ -82,13 +82,19 @@ def door_duplicates(entries: list[Entry], cooldown_seconds: float) -> set[int]:
     visit was punched twice. The earlier stands; ties go to the door whose
     name sorts first, so every member merges alike."""
     voided = {e.target for e in entries if e.kind == VOID}
-    real = sorted((e for e in entries if e.kind == PUNCH and e.id not in voided),
-                  key=lambda e: (e.employee_id, e.at.astimezone(dt.UTC), e.kiosk_id or "", e.id))
+    real = sorted(
+        (e for e in entries if e.kind == PUNCH and e.id not in voided),
+        key=lambda e: (e.employee_id, e.at.astimezone(dt.UTC), e.kiosk_id or "", e.id),
+    )
     duplicates: set[int] = set()
     kept: Entry | None = None
     for e in real:
-        if (kept is not None and kept.employee_id == e.employee_id and kept.kiosk_id != e.kiosk_id
-                and elapsed(kept.at, e.at).total_seconds() < cooldown_seconds):
+        if (
+            kept is not None
+            and kept.employee_id == e.employee_id
+            and kept.kiosk_id != e.kiosk_id
+            and elapsed(kept.at, e.at).total_seconds() < cooldown_seconds
+        ):
             duplicates.add(e.id)
         else:
             kept = e
@@ -122,8 +128,9 @@ class Decision:
     recent: Entry | None = None
 
 
-def decide(entries: list[Entry], now: dt.datetime, cooldown_seconds: float, zone: dt.tzinfo,
-           day_start: dt.time = dt.time(0)) -> Decision:
+def decide(
+    entries: list[Entry], now: dt.datetime, cooldown_seconds: float, zone: dt.tzinfo, day_start: dt.time = dt.time(0)
+) -> Decision:
     """The rule for a recognised face at ``now``, given the person's history."""
     if now.tzinfo is None:
         raise ValueError("punch times must carry a time zone")
@@ -135,8 +142,9 @@ def decide(entries: list[Entry], now: dt.datetime, cooldown_seconds: float, zone
     return Decision(next_direction(entries, now, zone, day_start, cooldown_seconds))
 
 
-def next_direction(entries: list[Entry], now: dt.datetime, zone: dt.tzinfo, day_start: dt.time = dt.time(0),
-                   cooldown_seconds: float = 0.0) -> str:
+def next_direction(
+    entries: list[Entry], now: dt.datetime, zone: dt.tzinfo, day_start: dt.time = dt.time(0), cooldown_seconds: float = 0.0
+) -> str:
     """IN, unless the person's last counted punch of this work day, at or before now, was an IN."""
     today = work_day(now, zone, day_start)
     before = [c for c in counted(entries, cooldown_seconds) if c.at <= now and work_day(c.at, zone, day_start) == today]
@@ -209,8 +217,15 @@ def pair_day(employee_id: int, day: dt.date, punches: list[Counted]) -> DayRecor
     return record
 
 
-def timesheet(entries: list[Entry], first: dt.date, last: dt.date, zone: dt.tzinfo, day_start: dt.time = dt.time(0),
-              expected_start: dict[int, dt.time | None] | None = None, cooldown_seconds: float = 0.0) -> list[DayRecord]:
+def timesheet(
+    entries: list[Entry],
+    first: dt.date,
+    last: dt.date,
+    zone: dt.tzinfo,
+    day_start: dt.time = dt.time(0),
+    expected_start: dict[int, dt.time | None] | None = None,
+    cooldown_seconds: float = 0.0,
+) -> list[DayRecord]:
     """Day records of everyone in ``entries`` with punches between ``first``
     and ``last`` (work days, inclusive), by person then day. ``expected_start``
     maps people to the local time they are due, for lateness; two doors'
@@ -229,8 +244,11 @@ def timesheet(entries: list[Entry], first: dt.date, last: dt.date, zone: dt.tzin
         targets = {e.id: e for e in history}
         for day, punches in sorted(by_day.items()):
             record = pair_day(employee_id, day, punches)
-            record.voided = [v for v in history if v.kind == VOID and v.target in targets
-                             and work_day(targets[v.target].at, zone, day_start) == day]
+            record.voided = [
+                v
+                for v in history
+                if v.kind == VOID and v.target in targets and work_day(targets[v.target].at, zone, day_start) == day
+            ]
             due = (expected_start or {}).get(employee_id)
             if due is not None:
                 record.expected_start = dt.datetime.combine(day, due, tzinfo=zone)
@@ -252,9 +270,13 @@ def week_totals(records: list[DayRecord]) -> dict[int, dt.timedelta]:
     return totals
 
 
-def absent(expected: dict[int, dt.time | None], records: list[DayRecord], day: dt.date, now: dt.datetime,
-           zone: dt.tzinfo) -> list[int]:
+def absent(
+    expected: dict[int, dt.time | None], records: list[DayRecord], day: dt.date, now: dt.datetime, zone: dt.tzinfo
+) -> list[int]:
     """People due by now on ``day`` who have no IN that day."""
     arrived = {r.employee_id for r in records if r.day == day and r.first_in is not None}
-    return sorted(p for p, due in expected.items()
-                  if due is not None and p not in arrived and dt.datetime.combine(day, due, tzinfo=zone) <= now)
+    return sorted(
+        p
+        for p, due in expected.items()
+        if due is not None and p not in arrived and dt.datetime.combine(day, due, tzinfo=zone) <= now
+    )

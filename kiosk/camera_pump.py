@@ -22,8 +22,15 @@ class CameraPump:
     ``finished``); keeps ``status.camera`` and shows "Camera not available"
     on the screen while there is none."""
 
-    def __init__(self, open_camera: Callable[[], Camera], status: Status, stop_event: threading.Event, *,
-                 monotonic: Callable[[], float] = time.monotonic, retry_max_seconds: float = 10.0):
+    def __init__(
+        self,
+        open_camera: Callable[[], Camera],
+        status: Status,
+        stop_event: threading.Event,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        retry_max_seconds: float = 10.0,
+    ):
         self.open_camera, self.status, self.stop_event = open_camera, status, stop_event
         self.monotonic, self.retry_max_seconds = monotonic, retry_max_seconds
         self.camera = status.camera  # this pump's to write

@@ -94,8 +94,11 @@ def identify_photo(path: str, app, gallery) -> dict:
         out.update(decision="unknown", reason="no usable face" if not result.quality.ok else "empty gallery")
         return out
     out.update(
-        employee_id=result.employee_id, name=result.name, distance=round(result.match.distance, 4),
-        margin=round(min(result.match.margin, 2.0), 4), threshold=round(result.threshold, 4),
+        employee_id=result.employee_id,
+        name=result.name,
+        distance=round(result.match.distance, 4),
+        margin=round(min(result.match.margin, 2.0), 4),
+        threshold=round(result.threshold, 4),
         decision="accepted" if result.accepted else "unknown",
     )
     return out
@@ -128,11 +131,13 @@ def _photo_paths(items: list[str]):
 
 def cmd_run(args, config: Config) -> int:
     if args.replay:  # --replay PATH means the replay source
-        config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": "replay", "replay_path": args.replay})})
+        config = config.model_copy(
+            update={"camera": config.camera.model_copy(update={"source": "replay", "replay_path": args.replay})}
+        )
     elif args.source:
         config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": args.source})})
     if config.camera.source == "replay" and not config.camera.replay_path:
-        raise ConfigError("camera.source is \"replay\" but no replay path was given (--replay PATH or camera.replay_path)")
+        raise ConfigError('camera.source is "replay" but no replay path was given (--replay PATH or camera.replay_path)')
     return composition.serve(config)
 
 
@@ -140,8 +145,10 @@ def cmd_admin_serve(args, config: Config) -> int:
     """The fleet's admin page on a server or a manager's PC: no camera, the
     same pages, against the fleet database."""
     if not config.fleet.enabled:
-        raise ConfigError("'kiosk admin serve' is the admin page of a fleet: set [fleet] database_url in the config "
-                          "(a standalone kiosk serves its admin page itself, at /admin/)")
+        raise ConfigError(
+            "'kiosk admin serve' is the admin page of a fleet: set [fleet] database_url in the config "
+            "(a standalone kiosk serves its admin page itself, at /admin/)"
+        )
     config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": "none"})})
     return composition.serve(config, admin_server=True)
 
@@ -157,7 +164,9 @@ def cmd_fleet_migrate(args, config: Config) -> int:
         applied = central.migrate()
     finally:
         central.close()
-    print(f"{redacted(url)}: schema {SCHEMA_VERSION}" + (f" (applied {', '.join(map(str, applied))})" if applied else " (already)"))
+    print(
+        f"{redacted(url)}: schema {SCHEMA_VERSION}" + (f" (applied {', '.join(map(str, applied))})" if applied else " (already)")
+    )
     return 0
 
 
@@ -210,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_set_password)
     p = admin.add_parser("serve", parents=[common], help="serve the admin page of a fleet (no camera)")
     p.set_defaults(func=cmd_admin_serve)
-    fleet = sub.add_parser("fleet", help="the fleet database (several kiosks)").add_subparsers(dest="fleet_command", required=True)
+    fleet = sub.add_parser("fleet", help="the fleet database (several kiosks)").add_subparsers(
+        dest="fleet_command", required=True
+    )
     p = fleet.add_parser("migrate", parents=[common], help="create or upgrade the fleet database's tables and roles")
     p.add_argument("--database-url", help="the database owner's URL (default: [fleet] database_url)")
     p.set_defaults(func=cmd_fleet_migrate)

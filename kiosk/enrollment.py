@@ -76,8 +76,10 @@ def decode_photo(data: bytes) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(data)) as image:
                 if image.width * image.height > MAX_PIXELS:
-                    raise EnrollmentError(f"The photo is too large ({image.width}x{image.height} pixels). "
-                                          f"Use one under {MAX_PIXELS // 1_000_000} megapixels.")
+                    raise EnrollmentError(
+                        f"The photo is too large ({image.width}x{image.height} pixels). "
+                        f"Use one under {MAX_PIXELS // 1_000_000} megapixels."
+                    )
                 shrink = MAX_SIDE / max(image.size)
                 if shrink < 1:  # JPEG: decode at 1/2, 1/4 or 1/8 scale where that still gives MAX_SIDE
                     image.draft("RGB", (max(1, int(image.width * shrink)), max(1, int(image.height * shrink))))
@@ -90,7 +92,9 @@ def decode_photo(data: bytes) -> np.ndarray:
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if isinstance(exc, UnidentifiedImageError):
                 raise EnrollmentError("This file is not an image. Choose a photo (JPEG or PNG).") from exc
-            raise EnrollmentError(f"The photo is too large to process. Use one under {MAX_PIXELS // 1_000_000} megapixels.") from exc
+            raise EnrollmentError(
+                f"The photo is too large to process. Use one under {MAX_PIXELS // 1_000_000} megapixels."
+            ) from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise EnrollmentError("The image file is damaged or incomplete. Take or export the photo again.") from exc
     return np.ascontiguousarray(rgb[:, :, ::-1])
@@ -142,7 +146,11 @@ def lookalikes(gallery: Gallery, embedding: np.ndarray, threshold: float, exclud
         return []
     d = cosine_distance(gallery.embeddings, embedding)
     return sorted(
-        (Lookalike(int(gallery.ids[i]), gallery.names[i], float(d[i])) for i in np.flatnonzero(d <= threshold) if gallery.ids[i] != exclude),
+        (
+            Lookalike(int(gallery.ids[i]), gallery.names[i], float(d[i]))
+            for i in np.flatnonzero(d <= threshold)
+            if gallery.ids[i] != exclude
+        ),
         key=lambda x: x.distance,
     )
 

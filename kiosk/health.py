@@ -18,8 +18,16 @@ class Verdict:
     reason: str = ""
 
 
-def judge(*, web_alive: bool, loop_expected: bool, loop_alive: bool, last_progress: float, now: float,
-          stall_seconds: float, database_problem: str | None) -> Verdict:
+def judge(
+    *,
+    web_alive: bool,
+    loop_expected: bool,
+    loop_alive: bool,
+    last_progress: float,
+    now: float,
+    stall_seconds: float,
+    database_problem: str | None,
+) -> Verdict:
     """Pure rule: what makes the process unhealthy."""
     if database_problem:
         return Verdict(False, database_problem)
@@ -64,5 +72,3 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.beat()
-
-

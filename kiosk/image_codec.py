@@ -25,8 +25,9 @@ def decode_png(data: bytes) -> np.ndarray:
 
 
 def face_to_json(face: Detection) -> str:
-    return json.dumps({"box": face.box.round(2).tolist(), "score": round(float(face.score), 4),
-                       "keypoints": face.keypoints.round(2).tolist()})
+    return json.dumps(
+        {"box": face.box.round(2).tolist(), "score": round(float(face.score), 4), "keypoints": face.keypoints.round(2).tolist()}
+    )
 
 
 def face_from_json(text: str) -> Detection:

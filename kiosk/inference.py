@@ -40,8 +40,7 @@ def _load_backend():
             return name, module.Interpreter, module.experimental.load_delegate
         return name, module.Interpreter, module.load_delegate
     raise InferenceError(
-        "no TFLite interpreter is installed; install 'ai-edge-litert' "
-        "(pip install ai-edge-litert). Tried: " + "; ".join(errors)
+        "no TFLite interpreter is installed; install 'ai-edge-litert' (pip install ai-edge-litert). Tried: " + "; ".join(errors)
     )
 
 

@@ -96,7 +96,9 @@ class ShapePredictor:
     def load(cls, path: str | Path) -> ShapePredictor:
         path = Path(path)
         if not path.is_file():
-            raise InferenceError(f"{path}: landmark model not found; it ships in kiosk/models (made by 'trainer convert-landmarks')")
+            raise InferenceError(
+                f"{path}: landmark model not found; it ships in kiosk/models (made by 'trainer convert-landmarks')"
+            )
         try:
             with np.load(path) as data:
                 return cls({k: data[k] for k in data.files}, path)

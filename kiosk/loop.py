@@ -32,8 +32,15 @@ def mirrored_box(frame: np.ndarray, result: FrameResult) -> dict | None:
 class KioskLoop:
     """Reads frames, decides per visit, records punches and keeps the screen current."""
 
-    def __init__(self, pump: CameraPump, decision: VisitDecision, app: Application, screen: ScreenState, status: Status,
-                 preview: PreviewFeed | None = None):
+    def __init__(
+        self,
+        pump: CameraPump,
+        decision: VisitDecision,
+        app: Application,
+        screen: ScreenState,
+        status: Status,
+        preview: PreviewFeed | None = None,
+    ):
         self.pump, self.decision, self.app, self.screen, self.status = pump, decision, app, screen, status
         self.preview = preview
         self.stop_event = pump.stop_event
@@ -75,8 +82,14 @@ class KioskLoop:
         outcome = self.app.record_visit(person, distance, self.decision.name_of(person))
         if outcome.entry is not None:
             log.info("punch %s for employee %d", outcome.entry.direction, person)
-            self.status.last_recognitions.appendleft({"employee_id": person, "name": outcome.name,
-                                                      "direction": outcome.entry.direction, "at": outcome.entry.at.isoformat()})
+            self.status.last_recognitions.appendleft(
+                {
+                    "employee_id": person,
+                    "name": outcome.name,
+                    "direction": outcome.entry.direction,
+                    "at": outcome.entry.at.isoformat(),
+                }
+            )
         self.screen.punched(person, outcome, now)
 
     def run(self) -> None:

@@ -25,8 +25,14 @@ def render(frame_bgr: np.ndarray, box: np.ndarray | None, good: bool, width: int
     if box is not None:
         x1, y1, x2, y2 = (np.asarray(box, np.float64) * scale).tolist()
         # mirrored: x runs the other way
-        cv2.rectangle(small, (round(width - x2), round(y1)), (round(width - x1), round(y2)),
-                      GOOD_COLOUR if good else FAIR_COLOUR, 2, cv2.LINE_AA)
+        cv2.rectangle(
+            small,
+            (round(width - x2), round(y1)),
+            (round(width - x1), round(y2)),
+            GOOD_COLOUR if good else FAIR_COLOUR,
+            2,
+            cv2.LINE_AA,
+        )
     ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
     if not ok:
         raise ValueError("could not encode the preview")

@@ -106,8 +106,12 @@ def min_eyes(settings: QualitySettings, tier: str, crop_eye_distance: float) -> 
     return crop_eye_distance * (settings.min_face_scale if tier == GOOD else settings.fair_min_face_scale)
 
 
-def check_quality(frame_bgr: np.ndarray, detections: list[Detection], settings: QualitySettings = QualitySettings(),
-                  crop_eye_distance: float = DEFAULT_CROP_EYE_DISTANCE) -> QualityResult:
+def check_quality(
+    frame_bgr: np.ndarray,
+    detections: list[Detection],
+    settings: QualitySettings = QualitySettings(),
+    crop_eye_distance: float = DEFAULT_CROP_EYE_DISTANCE,
+) -> QualityResult:
     """``crop_eye_distance``: the eye distance in the model's own crop, which sets the smallest usable face."""
     if not detections:
         return QualityResult(False, "no_face")
@@ -120,15 +124,20 @@ def check_quality(frame_bgr: np.ndarray, detections: list[Detection], settings: 
     return QualityResult(True, good_fault, face, note, FAIR if good_fault else GOOD)
 
 
-def _faults(frame_bgr: np.ndarray, face: Detection, settings: QualitySettings, crop_eye_distance: float) -> tuple[str | None, str | None]:
+def _faults(
+    frame_bgr: np.ndarray, face: Detection, settings: QualitySettings, crop_eye_distance: float
+) -> tuple[str | None, str | None]:
     """The first reason the face fails the lenient limits, and the first it fails the strict ones."""
     yaw, roll = pose(face)
     grey = cv2.cvtColor(align_face(frame_bgr, face.keypoints, _MEASURE_SIZE), cv2.COLOR_BGR2GRAY)
     brightness = float(grey.mean())
     sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
     checks = [  # (reason, fails the strict limit, fails the lenient limit)
-        ("too_small", face.eye_distance < min_eyes(settings, GOOD, crop_eye_distance),
-         face.eye_distance < min_eyes(settings, FAIR, crop_eye_distance)),
+        (
+            "too_small",
+            face.eye_distance < min_eyes(settings, GOOD, crop_eye_distance),
+            face.eye_distance < min_eyes(settings, FAIR, crop_eye_distance),
+        ),
         ("turned", abs(yaw) > settings.max_yaw, abs(yaw) > settings.fair_max_yaw),
         ("tilted", abs(roll) > settings.max_roll_degrees, abs(roll) > settings.max_roll_degrees),
         ("too_dark", brightness < settings.min_brightness, brightness < settings.min_brightness),

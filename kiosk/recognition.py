@@ -45,8 +45,10 @@ class FaceEncoder:
 
     def __init__(self, detector: Detector, aligner: Aligner, embedder: Embedder, quality: QualitySettings = QualitySettings()):
         if (aligner.name, aligner.size) != (embedder.contract.alignment, embedder.input_size):
-            raise ValueError(f"{embedder.contract.sidecar_path}: the model needs '{embedder.contract.alignment}' crops of "
-                             f"{embedder.input_size} px, the aligner makes '{aligner.name}' crops of {aligner.size} px")
+            raise ValueError(
+                f"{embedder.contract.sidecar_path}: the model needs '{embedder.contract.alignment}' crops of "
+                f"{embedder.input_size} px, the aligner makes '{aligner.name}' crops of {aligner.size} px"
+            )
         self.detector, self.aligner, self.embedder, self.quality = detector, aligner, embedder, quality
         # The camera loop and the admin page share these interpreters, which are not thread-safe.
         self._lock = threading.Lock()
@@ -108,8 +110,9 @@ class Thresholds:
         return self.good if tier == GOOD else self.fair
 
 
-def decision_thresholds(contract: ModelContract, gallery_size: int, settings: RecognitionSettings,
-                        override: float | None = None) -> Thresholds:
+def decision_thresholds(
+    contract: ModelContract, gallery_size: int, settings: RecognitionSettings, override: float | None = None
+) -> Thresholds:
     """The thresholds for a gallery of this size: a stranger passes as
     someone with a chance of about ``stranger_accept_rate`` (a fair face:
     ``fair_rate_factor`` times that), from the sidecar's false-accept table.
@@ -120,8 +123,10 @@ def decision_thresholds(contract: ModelContract, gallery_size: int, settings: Re
     if not contract.far_thresholds:
         return Thresholds(contract.threshold, contract.threshold)
     rate = settings.stranger_accept_rate
-    return Thresholds(gallery_threshold(contract.far_thresholds, gallery_size, rate),
-                      gallery_threshold(contract.far_thresholds, gallery_size, rate * settings.fair_rate_factor))
+    return Thresholds(
+        gallery_threshold(contract.far_thresholds, gallery_size, rate),
+        gallery_threshold(contract.far_thresholds, gallery_size, rate * settings.fair_rate_factor),
+    )
 
 
 class Recognizer:
@@ -135,7 +140,10 @@ class Recognizer:
 
     def thresholds(self, gallery_size: int) -> Thresholds:
         if self._thresholds is None or self._thresholds[0] != gallery_size:
-            self._thresholds = (gallery_size, decision_thresholds(self.encoder.embedder.contract, gallery_size, self.settings, self.override))
+            self._thresholds = (
+                gallery_size,
+                decision_thresholds(self.encoder.embedder.contract, gallery_size, self.settings, self.override),
+            )
         return self._thresholds[1]
 
     def recognize(self, frame_bgr: np.ndarray, gallery: Gallery) -> FrameResult:

@@ -39,8 +39,10 @@ def migrate(db: sqlite3.Connection) -> list[int]:
     """Bring the database up to SCHEMA_VERSION; returns the steps applied."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise SchemaError(f"database schema {version} is newer than this kiosk's ({SCHEMA_VERSION}): it was written by a "
-                          "newer version; upgrade the kiosk software")
+        raise SchemaError(
+            f"database schema {version} is newer than this kiosk's ({SCHEMA_VERSION}): it was written by a "
+            "newer version; upgrade the kiosk software"
+        )
     if version == SCHEMA_VERSION:
         return []
     db.execute("BEGIN IMMEDIATE")

@@ -71,7 +71,9 @@ class Status:
     camera: CameraState = field(default_factory=CameraState)
     preview: PreviewState = field(default_factory=PreviewState)
     screen: Screen = field(default_factory=lambda: Screen("idle", IDLE_TITLE), init=False)
-    face: dict | None = field(default=None, init=False)  # the face in the latest frame: box (mirrored, 0..1) and whether it is good
+    face: dict | None = field(
+        default=None, init=False
+    )  # the face in the latest frame: box (mirrored, 0..1) and whether it is good
     sequence: int = field(default=0, init=False)  # bumped with each change of screen or face
     frames: int = field(default=0, init=False)
     unknown_faces: int = field(default=0, init=False)
@@ -100,10 +102,16 @@ class Status:
         """State for /status; names only for the kiosk's own display or the logged-in admin."""
         screen = self.screen.for_viewer(with_people)
         data = {
-            "state": screen["state"], "message": " - ".join(p for p in (screen["title"], screen["detail"]) if p),
-            "camera": self.camera.state, "fps": round(self.camera.fps, 1), "gallery_size": self.gallery_size,
-            "model_version": self.model_version, "threshold": self.threshold, "unknown_faces": self.unknown_faces,
-            "frames": self.frames, "sequence": self.sequence,
+            "state": screen["state"],
+            "message": " - ".join(p for p in (screen["title"], screen["detail"]) if p),
+            "camera": self.camera.state,
+            "fps": round(self.camera.fps, 1),
+            "gallery_size": self.gallery_size,
+            "model_version": self.model_version,
+            "threshold": self.threshold,
+            "unknown_faces": self.unknown_faces,
+            "frames": self.frames,
+            "sequence": self.sequence,
         }
         if with_people:
             data["last_recognitions"] = list(self.last_recognitions)

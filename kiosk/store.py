@@ -51,10 +51,14 @@ class Store:
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not the kiosk database; move it away or point kiosk.data_dir elsewhere")
         if not self.path.exists() and not create:
-            raise StoreError(f"{self.path}: no kiosk database here (nobody enrolled yet?); check kiosk.data_dir or KIOSK_DATA_DIR")
+            raise StoreError(
+                f"{self.path}: no kiosk database here (nobody enrolled yet?); check kiosk.data_dir or KIOSK_DATA_DIR"
+            )
         if self.path.exists() and self.path.stat().st_size == 0:
-            raise StoreError(f"{self.path}: the database file is empty (0 bytes), so it was damaged; {RESTORE_HINT}, "
-                             "or delete the file to start with no one enrolled")
+            raise StoreError(
+                f"{self.path}: the database file is empty (0 bytes), so it was damaged; {RESTORE_HINT}, "
+                "or delete the file to start with no one enrolled"
+            )
         self._local = threading.local()
         self._open: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -111,14 +115,20 @@ class Store:
         try:
             now = _identity(self.path)
         except FileNotFoundError:
-            raise StoreError(f"{self.path}: the database file was deleted while the kiosk was running; "
-                             f"restarting to open it again (if it is lost: {RESTORE_HINT})") from None
+            raise StoreError(
+                f"{self.path}: the database file was deleted while the kiosk was running; "
+                f"restarting to open it again (if it is lost: {RESTORE_HINT})"
+            ) from None
         if now != self._identity:
-            raise StoreError(f"{self.path}: the database file was replaced while the kiosk was running; restarting to use the new one")
+            raise StoreError(
+                f"{self.path}: the database file was replaced while the kiosk was running; restarting to use the new one"
+            )
 
     def quick_check(self) -> None:
         """SQLite's quick_check: catches damage in the middle of the file."""
-        problems = [line for r in self.db.execute("PRAGMA quick_check(5)") for line in r[0].splitlines() if not line.startswith("***")]
+        problems = [
+            line for r in self.db.execute("PRAGMA quick_check(5)") for line in r[0].splitlines() if not line.startswith("***")
+        ]
         if problems != ["ok"]:
             raise StoreError(f"{self.path}: the database is damaged ({'; '.join(problems[:3])}); {RESTORE_HINT}")
 
@@ -130,8 +140,16 @@ class Store:
         return int(self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0])
 
     # -- people ----------------------------------------------------------------------
-    def add_employee(self, name: str, *, image: np.ndarray | None, face: Detection | None, crop: np.ndarray,
-                     embedding: np.ndarray, model_version: str) -> int:
+    def add_employee(
+        self,
+        name: str,
+        *,
+        image: np.ndarray | None,
+        face: Detection | None,
+        crop: np.ndarray,
+        embedding: np.ndarray,
+        model_version: str,
+    ) -> int:
         name = clean_name(name)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -140,8 +158,16 @@ class Store:
             self.bump_generation()
         return int(cur.lastrowid)
 
-    def replace_reference(self, employee_id: int, *, image: np.ndarray | None, face: Detection | None, crop: np.ndarray,
-                          embedding: np.ndarray, model_version: str) -> None:
+    def replace_reference(
+        self,
+        employee_id: int,
+        *,
+        image: np.ndarray | None,
+        face: Detection | None,
+        crop: np.ndarray,
+        embedding: np.ndarray,
+        model_version: str,
+    ) -> None:
         self.get_employee(employee_id)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -151,7 +177,9 @@ class Store:
     def _put_reference(self, employee_id, image, face, crop, embedding, model_version) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO reference_faces (employee_id, crop_png, embedding, model_version, image_png, face_json) "
-            "VALUES (?, ?, ?, ?, ?, ?)", reference_row(employee_id, image, face, crop, embedding, model_version))
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            reference_row(employee_id, image, face, crop, embedding, model_version),
+        )
 
     def rename(self, employee_id: int, name: str) -> None:
         name = clean_name(name)
@@ -175,15 +203,18 @@ class Store:
             self.bump_generation()
 
     def get_employee(self, employee_id: int) -> Employee:
-        row = self.db.execute("SELECT id, name, created, expected_start FROM employees WHERE id = ? AND active = 1",
-                              (employee_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT id, name, created, expected_start FROM employees WHERE id = ? AND active = 1", (employee_id,)
+        ).fetchone()
         if row is None:
             raise UnknownEmployee(employee_id)
         return Employee(*row)
 
     def employees(self) -> list[Employee]:
-        return [Employee(*r) for r in self.db.execute(
-            "SELECT id, name, created, expected_start FROM employees WHERE active = 1 ORDER BY name, id")]
+        return [
+            Employee(*r)
+            for r in self.db.execute("SELECT id, name, created, expected_start FROM employees WHERE active = 1 ORDER BY name, id")
+        ]
 
     def set_expected_start(self, employee_id: int, start: str | None) -> None:
         """When the person is due (local HH:MM), or None for the configured default."""
@@ -191,7 +222,12 @@ class Store:
             dt.time.fromisoformat(start)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            if self.db.execute("UPDATE employees SET expected_start = ? WHERE id = ? AND active = 1", (start, employee_id)).rowcount == 0:
+            if (
+                self.db.execute(
+                    "UPDATE employees SET expected_start = ? WHERE id = ? AND active = 1", (start, employee_id)
+                ).rowcount
+                == 0
+            ):
                 raise UnknownEmployee(employee_id)
 
     def reference(self, employee_id: int) -> StoredReference:
@@ -222,8 +258,10 @@ class Store:
         if not rows:
             return Gallery(np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32), generation)
         return Gallery(
-            np.array([r[0] for r in rows]), [r[1] for r in rows],
-            np.stack([np.frombuffer(r[2], np.float32) for r in rows]), generation,
+            np.array([r[0] for r in rows]),
+            [r[1] for r in rows],
+            np.stack([np.frombuffer(r[2], np.float32) for r in rows]),
+            generation,
         )
 
     def latest_gallery(self, model_version: str) -> Gallery:
@@ -232,9 +270,14 @@ class Store:
 
     def stale_references(self, model_version: str) -> list[int]:
         """Active people whose embedding another model made (or who need a new photo)."""
-        return [r[0] for r in self.db.execute(
-            "SELECT r.employee_id FROM reference_faces r JOIN employees e ON e.id = r.employee_id "
-            "WHERE e.active = 1 AND r.model_version != ? ORDER BY r.employee_id", (model_version,))]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT r.employee_id FROM reference_faces r JOIN employees e ON e.id = r.employee_id "
+                "WHERE e.active = 1 AND r.model_version != ? ORDER BY r.employee_id",
+                (model_version,),
+            )
+        ]
 
     def update_embedding(self, employee_id: int, crop: np.ndarray, embedding: np.ndarray, model_version: str) -> None:
         """A new model's crop and embedding of the stored reference."""
@@ -247,8 +290,17 @@ class Store:
             self.bump_generation()
 
     # -- attendance ------------------------------------------------------------------------
-    def record_visit(self, employee_id: int, at: dt.datetime, rule: Rule, *, work_day: dt.date, distance: float | None,
-                     kiosk_id: str, model_version: str | None) -> tuple[Entry | None, attendance.Decision]:
+    def record_visit(
+        self,
+        employee_id: int,
+        at: dt.datetime,
+        rule: Rule,
+        *,
+        work_day: dt.date,
+        distance: float | None,
+        kiosk_id: str,
+        model_version: str | None,
+    ) -> tuple[Entry | None, attendance.Decision]:
         """Read the person's recent history, let ``rule(history)`` (the
         attendance rules) decide, and append the punch it asks for, all in one
         transaction, so two threads never punch one visit twice."""
@@ -261,12 +313,31 @@ class Store:
             decision = rule(self.history(employee_id, since=at - HISTORY_NEEDED))
             if decision.direction is None:
                 return None, decision
-            entry = self._append(employee_id, at=at, day=work_day, kind=attendance.PUNCH, direction=decision.direction,
-                                 distance=distance, kiosk_id=kiosk_id, model_version=model_version)
+            entry = self._append(
+                employee_id,
+                at=at,
+                day=work_day,
+                kind=attendance.PUNCH,
+                direction=decision.direction,
+                distance=distance,
+                kiosk_id=kiosk_id,
+                model_version=model_version,
+            )
         return entry, decision
 
-    def add_correction(self, employee_id: int, kind: str, *, at: dt.datetime, work_day: dt.date, author: str, note: str,
-                       direction: str | None = None, target: int | None = None, kiosk_id: str = "admin") -> Entry:
+    def add_correction(
+        self,
+        employee_id: int,
+        kind: str,
+        *,
+        at: dt.datetime,
+        work_day: dt.date,
+        author: str,
+        note: str,
+        direction: str | None = None,
+        target: int | None = None,
+        kiosk_id: str = "admin",
+    ) -> Entry:
         """A manager's entry: an ``added`` punch, or a ``void`` or ``redirect`` of entry ``target``."""
         if kind not in (attendance.ADDED, attendance.VOID, attendance.REDIRECT):
             raise ValueError(f"not a correction: {kind!r}")
@@ -279,17 +350,50 @@ class Store:
                 row = self.db.execute("SELECT employee_id, kind FROM attendance WHERE id = ?", (target,)).fetchone()
                 if row is None or row["employee_id"] != employee_id or row["kind"] not in (attendance.PUNCH, attendance.ADDED):
                     raise ValueError(f"entry {target} is not a punch of employee {employee_id}")
-            return self._append(employee_id, at=at, day=work_day, kind=kind, direction=direction, target=target,
-                                author=author, note=note.strip(), kiosk_id=kiosk_id)
+            return self._append(
+                employee_id,
+                at=at,
+                day=work_day,
+                kind=kind,
+                direction=direction,
+                target=target,
+                author=author,
+                note=note.strip(),
+                kiosk_id=kiosk_id,
+            )
 
-    def _append(self, employee_id: int, *, at: dt.datetime, day: dt.date, kind: str, direction: str | None,
-                kiosk_id: str, distance: float | None = None, model_version: str | None = None,
-                target: int | None = None, author: str | None = None, note: str | None = None) -> Entry:
+    def _append(
+        self,
+        employee_id: int,
+        *,
+        at: dt.datetime,
+        day: dt.date,
+        kind: str,
+        direction: str | None,
+        kiosk_id: str,
+        distance: float | None = None,
+        model_version: str | None = None,
+        target: int | None = None,
+        author: str | None = None,
+        note: str | None = None,
+    ) -> Entry:
         cur = self.db.execute(
             "INSERT INTO attendance (employee_id, at, day, direction, distance, kiosk_id, model_version, kind, author, note, "
             "target_id, uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (employee_id, at.isoformat(), day.isoformat(), direction, distance, kiosk_id, model_version, kind, author, note, target,
-             str(uuid.uuid4())),
+            (
+                employee_id,
+                at.isoformat(),
+                day.isoformat(),
+                direction,
+                distance,
+                kiosk_id,
+                model_version,
+                kind,
+                author,
+                note,
+                target,
+                str(uuid.uuid4()),
+            ),
         )
         return Entry(int(cur.lastrowid), employee_id, at, kind, direction, target, author, note, kiosk_id, distance)
 
@@ -322,15 +426,21 @@ class Store:
         have = set(ids)
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
-            rows += [r for r in self.db.execute(
-                f"SELECT * FROM attendance WHERE target_id IN ({','.join('?' * len(part))})", part) if r["id"] not in have]
+            rows += [
+                r
+                for r in self.db.execute(f"SELECT * FROM attendance WHERE target_id IN ({','.join('?' * len(part))})", part)
+                if r["id"] not in have
+            ]
         return sorted((_entry(r) for r in rows), key=lambda e: (e.at, e.id))
 
-    def punch_log(self, first_day: str | None = None, last_day: str | None = None,
-                  employee_id: int | None = None) -> list[LogRow]:
+    def punch_log(
+        self, first_day: str | None = None, last_day: str | None = None, employee_id: int | None = None
+    ) -> list[LogRow]:
         """The raw log (every row, with the person's name), by stored day."""
-        sql = ("SELECT a.id, a.employee_id, e.name, a.at, a.day, a.direction, a.kind, a.target_id, a.kiosk_id, a.author, "
-               "a.note, a.distance, a.uuid FROM attendance a JOIN employees e ON e.id = a.employee_id WHERE 1=1")
+        sql = (
+            "SELECT a.id, a.employee_id, e.name, a.at, a.day, a.direction, a.kind, a.target_id, a.kiosk_id, a.author, "
+            "a.note, a.distance, a.uuid FROM attendance a JOIN employees e ON e.id = a.employee_id WHERE 1=1"
+        )
         args: list = []
         if first_day:
             sql += " AND a.day >= ?"
@@ -346,13 +456,29 @@ class Store:
 
 def reference_row(employee_id, image, face, crop, embedding, model_version) -> tuple:
     """A reference face as the columns of ``reference_faces``, in the table's order."""
-    return (employee_id, encode_png(crop), np.asarray(embedding, np.float32).tobytes(), model_version,
-            None if image is None else encode_png(image[:, :, ::-1]), None if face is None else face_to_json(face))
+    return (
+        employee_id,
+        encode_png(crop),
+        np.asarray(embedding, np.float32).tobytes(),
+        model_version,
+        None if image is None else encode_png(image[:, :, ::-1]),
+        None if face is None else face_to_json(face),
+    )
 
 
 def _entry(row: sqlite3.Row) -> Entry:
-    return Entry(row["id"], row["employee_id"], dt.datetime.fromisoformat(row["at"]), row["kind"], row["direction"],
-                 row["target_id"], row["author"], row["note"], row["kiosk_id"], row["distance"])
+    return Entry(
+        row["id"],
+        row["employee_id"],
+        dt.datetime.fromisoformat(row["at"]),
+        row["kind"],
+        row["direction"],
+        row["target_id"],
+        row["author"],
+        row["note"],
+        row["kiosk_id"],
+        row["distance"],
+    )
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -20,7 +20,8 @@ def seen(result: FrameResult) -> visits.Seen:
     """What the visit rules need of a frame result."""
     quality = result.quality
     return visits.Seen(
-        face=result.face_found, good=quality.good,
+        face=result.face_found,
+        good=quality.good,
         person=result.employee_id if result.accepted and quality.good else None,
         distance=result.match.distance if result.match else None,
         guidance=quality.reason if result.face_found and not quality.good else None,

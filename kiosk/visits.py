@@ -103,8 +103,10 @@ def step(visit: Visit, seen: Seen, now: float, settings: VoteSettings) -> tuple[
     visit = replace(visit, votes=votes, undecided=visit.undecided + 1)
     if seen.person is not None and votes.count(seen.person) >= settings.needed and seen.person not in visit.named:
         # Named once per visit; the window restarts so the next person needs votes of their own.
-        return (replace(visit, named=visit.named | {seen.person}, votes=(), undecided=0),
-                events + [Recognised(seen.person, seen.distance)])
+        return (
+            replace(visit, named=visit.named | {seen.person}, votes=(), undecided=0),
+            events + [Recognised(seen.person, seen.distance)],
+        )
     nobody = len(votes) == settings.window and all(v is None for v in votes)
     if (nobody or (not visit.named and visit.undecided >= settings.patience)) and not visit.unknown_decided:
         return replace(visit, unknown_decided=True), events + [NotRecognised()]

@@ -66,7 +66,9 @@ def compare(x86: Path, arm: Path) -> int:
         if "embedding" not in a[photo] or "embedding" not in b[photo]:
             same = a[photo].get("error") == b[photo].get("error")
             failures += not same
-            print(f"{'ok  ' if same else 'FAIL'} {photo}: no face on {'both' if same else 'one'} ({a[photo].get('error') or b[photo].get('error')})")
+            print(
+                f"{'ok  ' if same else 'FAIL'} {photo}: no face on {'both' if same else 'one'} ({a[photo].get('error') or b[photo].get('error')})"
+            )
             continue
         u, v = np.asarray(a[photo]["embedding"]), np.asarray(b[photo]["embedding"])
         cosine = float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))

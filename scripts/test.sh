@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything (kiosk, trainer, test tools) into .venv and runs the whole test suite.
+# Installs everything (kiosk, trainer, test tools) into .venv, then runs ruff and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh dev
@@ -23,4 +23,15 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
 fi
 mkdir -p test-output
-exec .venv/bin/python -m pytest "$@"
+# Lint and formatting take a second: they run first, but the tests run whatever they say, so one run shows
+# everything; a finding fails the run at the end.
+lint=0
+.venv/bin/ruff check . || lint=1
+.venv/bin/ruff format --check --output-format concise . || lint=1
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$lint" != 0 ]; then
+  echo "ruff found problems (listed above the tests): .venv/bin/ruff check --fix . and .venv/bin/ruff format . fix most"
+  [ "$status" != 0 ] || status=1
+fi
+exit "$status"

@@ -14,7 +14,7 @@ def open_camera(settings: CameraSettings) -> Camera:
     """The configured source; with ``auto``, the Pi camera, else the first USB camera."""
     source = settings.source
     if source == "none":
-        raise CameraError("camera disabled in config (camera.source = \"none\")")
+        raise CameraError('camera disabled in config (camera.source = "none")')
     if source == "replay":
         from kiosk.cameras.replay import ReplayCamera
 

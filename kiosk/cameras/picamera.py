@@ -12,8 +12,10 @@ class PiCamera:
         try:
             from picamera2 import Picamera2
         except ImportError as exc:
-            raise CameraError("picamera2 is not installed (on a Pi: apt install python3-picamera2, "
-                              "and create the venv with --system-site-packages)") from exc
+            raise CameraError(
+                "picamera2 is not installed (on a Pi: apt install python3-picamera2, "
+                "and create the venv with --system-site-packages)"
+            ) from exc
         self.name = "picamera"
         try:
             self._cam = Picamera2()

@@ -99,8 +99,13 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, 
 
 
 # What a server says when it answers but will not let this member in (libpq gives no SQLSTATE for them).
-_REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
-             "no password supplied")
+_REFUSALS = (
+    "password authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "no password supplied",
+)
 
 
 class CentralError(RuntimeError):
@@ -168,16 +173,21 @@ def _translate(exc: Exception) -> CentralError:
     from psycopg import errors
 
     if isinstance(exc, errors.InsufficientPrivilege):
-        return NotAllowed("the fleet database refused this member (its role may not do this): staff are managed on the "
-                          "fleet's admin server ('kiosk admin serve')")
+        return NotAllowed(
+            "the fleet database refused this member (its role may not do this): staff are managed on the "
+            "fleet's admin server ('kiosk admin serve')"
+        )
     if isinstance(exc, errors.UndefinedTable):
-        return CentralError("the fleet database has no kiosk tables yet: run 'kiosk fleet migrate --config FILE' with the "
-                            "database owner's URL")
+        return CentralError(
+            "the fleet database has no kiosk tables yet: run 'kiosk fleet migrate --config FILE' with the database owner's URL"
+        )
     text = str(exc).strip()
     refusal = next((line.split("FATAL:", 1)[1].strip() for line in text.splitlines() if "FATAL:" in line), "")
     if any(marker in refusal for marker in _REFUSALS):  # the server answered: a setting to fix, not an outage
-        return CentralError(f"the fleet database refused this kiosk ({refusal}); check the role, its password "
-                            "(/etc/face-kiosk/pgpass for the service) and the database name in fleet.database_url")
+        return CentralError(
+            f"the fleet database refused this kiosk ({refusal}); check the role, its password "
+            "(/etc/face-kiosk/pgpass for the service) and the database name in fleet.database_url"
+        )
     if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
         return Unreachable(f"the fleet database cannot be reached ({text.splitlines()[0] if text else type(exc).__name__})")
     return CentralError(f"the fleet database failed: {exc}")
@@ -195,8 +205,17 @@ class Central:
         self._timeout = connect_timeout
         self._connect = {"connect_timeout": max(1, round(connect_timeout)), "application_name": "face-kiosk", **KEEPALIVES}
         # Connections are checked as they leave the pool: after a database restart, the first query gets a live one.
-        self.pool = ConnectionPool(url, min_size=0, max_size=max_connections, open=False, name="fleet", kwargs=self._connect,
-                                   timeout=connect_timeout, reconnect_timeout=0, check=ConnectionPool.check_connection)
+        self.pool = ConnectionPool(
+            url,
+            min_size=0,
+            max_size=max_connections,
+            open=False,
+            name="fleet",
+            kwargs=self._connect,
+            timeout=connect_timeout,
+            reconnect_timeout=0,
+            check=ConnectionPool.check_connection,
+        )
         self.pool.open(wait=False)
         self._listener = None
         # The pool warns of every failed connection; the sync thread reports an outage once instead.
@@ -241,25 +260,34 @@ class Central:
             if not conn.execute("SELECT to_regclass('kiosk_schema') IS NOT NULL").fetchone()[0]:
                 return 0  # never migrated
             return conn.execute("SELECT coalesce(max(version), 0) FROM kiosk_schema").fetchone()[0]
+
         return self._direct(read)
 
     def check_schema(self) -> None:
         version = self.schema_version()
         if version < SCHEMA_VERSION:
-            raise CentralError(f"the fleet database is at schema {version}, this kiosk needs {SCHEMA_VERSION}: run "
-                               "'kiosk fleet migrate --config FILE' with the database owner's URL")
+            raise CentralError(
+                f"the fleet database is at schema {version}, this kiosk needs {SCHEMA_VERSION}: run "
+                "'kiosk fleet migrate --config FILE' with the database owner's URL"
+            )
         if version > SCHEMA_VERSION:
-            raise CentralError(f"the fleet database is at schema {version}, newer than this kiosk ({SCHEMA_VERSION}): "
-                               "upgrade the kiosk software")
+            raise CentralError(
+                f"the fleet database is at schema {version}, newer than this kiosk ({SCHEMA_VERSION}): upgrade the kiosk software"
+            )
 
     def migrate(self) -> list[int]:
         """Apply the missing schema steps, each in its own transaction; returns the steps applied."""
+
         def setup(conn):
-            conn.execute("CREATE TABLE IF NOT EXISTS kiosk_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS kiosk_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"
+            )
             conn.execute("GRANT SELECT ON kiosk_schema TO PUBLIC")
+
         self._run(setup)
         applied = []
         for version in sorted(MIGRATIONS):
+
             def step(conn, version=version):
                 conn.execute("LOCK TABLE kiosk_schema IN EXCLUSIVE MODE")  # two migrators never race
                 if conn.execute("SELECT 1 FROM kiosk_schema WHERE version = %s", (version,)).fetchone():
@@ -267,6 +295,7 @@ class Central:
                 conn.execute(MIGRATIONS[version])
                 conn.execute("INSERT INTO kiosk_schema (version) VALUES (%s)", (version,))
                 return True
+
             if self._run(step):
                 applied.append(version)
         return applied
@@ -275,46 +304,68 @@ class Central:
     def gallery_changes(self, after: int, model_version: str, limit: int = 200) -> list[PersonChange]:
         """People changed since revision ``after``, oldest change first, each
         with the embedding for ``model_version`` (or any other, to be re-made)."""
+
         def read(conn):
             rows = conn.execute(
                 "SELECT e.id, e.name, e.created, e.active, e.expected_start, e.image_png, e.face_json, e.revision, "
                 "m.model_version, m.crop_png, m.embedding FROM employees e LEFT JOIN LATERAL ("
                 "  SELECT model_version, crop_png, embedding FROM embeddings WHERE employee_id = e.id "
                 "  ORDER BY model_version = %s DESC, model_version LIMIT 1) m ON true "
-                "WHERE e.revision > %s ORDER BY e.revision LIMIT %s", (model_version, after, limit)).fetchall()
-            return [PersonChange(r[0], r[1], r[2].isoformat(), r[3], r[4], _bytes(r[5]), r[6], r[7], r[8], _bytes(r[9]),
-                                 _bytes(r[10])) for r in rows]
+                "WHERE e.revision > %s ORDER BY e.revision LIMIT %s",
+                (model_version, after, limit),
+            ).fetchall()
+            return [
+                PersonChange(
+                    r[0], r[1], r[2].isoformat(), r[3], r[4], _bytes(r[5]), r[6], r[7], r[8], _bytes(r[9]), _bytes(r[10])
+                )
+                for r in rows
+            ]
+
         return self._run(read)
 
     def _change_person(self, conn, employee_id: int, sets: str, args: tuple, action: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GALLERY_LOCK,))
-        cur = conn.execute(f"UPDATE employees SET {sets}, revision = nextval('gallery_revision') WHERE id = %s AND active",
-                           (*args, employee_id))
+        cur = conn.execute(
+            f"UPDATE employees SET {sets}, revision = nextval('gallery_revision') WHERE id = %s AND active", (*args, employee_id)
+        )
         if cur.rowcount == 0:
             raise KeyError(employee_id)
         conn.execute("INSERT INTO audit (action, employee_id) VALUES (%s, %s)", (action, employee_id))
         conn.execute(f"NOTIFY {GALLERY_CHANNEL}")
 
-    def add_employee(self, name: str, *, image_png: bytes | None, face_json: str | None, crop_png: bytes, embedding: bytes,
-                     model_version: str) -> int:
+    def add_employee(
+        self, name: str, *, image_png: bytes | None, face_json: str | None, crop_png: bytes, embedding: bytes, model_version: str
+    ) -> int:
         def write(conn):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GALLERY_LOCK,))
             employee_id = conn.execute(
                 "INSERT INTO employees (name, image_png, face_json, revision) VALUES (%s, %s, %s, nextval('gallery_revision')) "
-                "RETURNING id", (name, image_png, face_json)).fetchone()[0]
+                "RETURNING id",
+                (name, image_png, face_json),
+            ).fetchone()[0]
             conn.execute("INSERT INTO embeddings VALUES (%s, %s, %s, %s)", (employee_id, model_version, crop_png, embedding))
             conn.execute("INSERT INTO audit (action, employee_id) VALUES ('enrol', %s)", (employee_id,))
             conn.execute(f"NOTIFY {GALLERY_CHANNEL}")
             return int(employee_id)
+
         return self._run(write)
 
-    def replace_reference(self, employee_id: int, *, image_png: bytes | None, face_json: str | None, crop_png: bytes,
-                          embedding: bytes, model_version: str) -> None:
+    def replace_reference(
+        self,
+        employee_id: int,
+        *,
+        image_png: bytes | None,
+        face_json: str | None,
+        crop_png: bytes,
+        embedding: bytes,
+        model_version: str,
+    ) -> None:
         def write(conn):
             self._change_person(conn, employee_id, "image_png = %s, face_json = %s", (image_png, face_json), "new photo")
             # Embeddings other models made of the old photo are wrong now.
             conn.execute("DELETE FROM embeddings WHERE employee_id = %s", (employee_id,))
             conn.execute("INSERT INTO embeddings VALUES (%s, %s, %s, %s)", (employee_id, model_version, crop_png, embedding))
+
         self._run(write)
 
     def rename(self, employee_id: int, name: str) -> None:
@@ -327,6 +378,7 @@ class Central:
         def write(conn):
             self._change_person(conn, employee_id, "active = false, image_png = NULL, face_json = NULL", (), "remove")
             conn.execute("DELETE FROM embeddings WHERE employee_id = %s", (employee_id,))
+
         self._run(write)
 
     # -- punches -------------------------------------------------------------------
@@ -342,18 +394,56 @@ class Central:
                     "INSERT INTO attendance (uuid, employee_id, at, day, direction, distance, kiosk_id, site, model_version, "
                     "kind, author, note, target_uuid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                     "ON CONFLICT (uuid) DO NOTHING",
-                    [(p.uuid, p.employee_id, p.at, p.day, p.direction, p.distance, p.kiosk_id, p.site, p.model_version, p.kind,
-                      p.author, p.note, p.target_uuid) for p in punches])
+                    [
+                        (
+                            p.uuid,
+                            p.employee_id,
+                            p.at,
+                            p.day,
+                            p.direction,
+                            p.distance,
+                            p.kiosk_id,
+                            p.site,
+                            p.model_version,
+                            p.kind,
+                            p.author,
+                            p.note,
+                            p.target_uuid,
+                        )
+                        for p in punches
+                    ],
+                )
             conn.execute(f"NOTIFY {PUNCH_CHANNEL}")
+
         self._run(write)
 
     def punches_after(self, seq: int, limit: int = 2000) -> list[Punch]:
         def read(conn):
             rows = conn.execute(
                 "SELECT uuid, employee_id, at, day, direction, distance, kiosk_id, site, model_version, kind, author, note, "
-                "target_uuid, seq FROM attendance WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)).fetchall()
-            return [Punch(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                          None if r[12] is None else str(r[12]), r[13]) for r in rows]
+                "target_uuid, seq FROM attendance WHERE seq > %s ORDER BY seq LIMIT %s",
+                (seq, limit),
+            ).fetchall()
+            return [
+                Punch(
+                    str(r[0]),
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11],
+                    None if r[12] is None else str(r[12]),
+                    r[13],
+                )
+                for r in rows
+            ]
+
         return self._run(read)
 
     def count_punches(self) -> int:

@@ -54,9 +54,11 @@ class Replica:
             self.db.execute("BEGIN IMMEDIATE")
             if self._meta("fleet_member") is None:
                 if self.db.execute("SELECT COUNT(*) FROM employees").fetchone()[0]:
-                    raise StoreError(f"{self.store.path}: this data folder holds a standalone kiosk's staff, which cannot join "
-                                     "a fleet (their ids would clash); back it up ('kiosk backup'), then point kiosk.data_dir "
-                                     "at an empty folder and enrol the staff once on the fleet's admin server")
+                    raise StoreError(
+                        f"{self.store.path}: this data folder holds a standalone kiosk's staff, which cannot join "
+                        "a fleet (their ids would clash); back it up ('kiosk backup'), then point kiosk.data_dir "
+                        "at an empty folder and enrol the staff once on the fleet's admin server"
+                    )
                 self._set_meta("fleet_member", 1)
             for statement in REPLICA_SCHEMA:
                 self.db.execute(statement)
@@ -93,12 +95,15 @@ class Replica:
                 self.db.execute(
                     "INSERT INTO employees (id, name, created, active, expected_start) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, active = excluded.active, "
-                    "expected_start = excluded.expected_start", (c.id, c.name, c.created, int(c.active), c.expected_start))
+                    "expected_start = excluded.expected_start",
+                    (c.id, c.name, c.created, int(c.active), c.expected_start),
+                )
                 if c.active and c.embedding is not None:
                     self.db.execute(
                         "INSERT OR REPLACE INTO reference_faces (employee_id, crop_png, embedding, model_version, image_png, "
                         "face_json) VALUES (?, ?, ?, ?, ?, ?)",
-                        (c.id, c.crop_png, c.embedding, c.model_version, c.image_png, c.face_json))
+                        (c.id, c.crop_png, c.embedding, c.model_version, c.image_png, c.face_json),
+                    )
                 else:
                     self.db.execute("DELETE FROM reference_faces WHERE employee_id = ?", (c.id,))
             self._set_meta("fleet_gallery_revision", changes[-1].revision)
@@ -124,8 +129,21 @@ class Replica:
                 cur = self.db.execute(
                     "INSERT OR IGNORE INTO attendance (employee_id, at, day, direction, distance, kiosk_id, model_version, kind, "
                     "author, note, target_id, uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (p.employee_id, p.at.isoformat(), p.day.isoformat(), p.direction, p.distance, p.kiosk_id, p.model_version,
-                     p.kind, p.author, p.note, target, p.uuid))
+                    (
+                        p.employee_id,
+                        p.at.isoformat(),
+                        p.day.isoformat(),
+                        p.direction,
+                        p.distance,
+                        p.kiosk_id,
+                        p.model_version,
+                        p.kind,
+                        p.author,
+                        p.note,
+                        target,
+                        p.uuid,
+                    ),
+                )
                 new += cur.rowcount
             self.db.execute("DELETE FROM meta WHERE key = 'pulling'")
             if punches:
@@ -139,18 +157,38 @@ class Replica:
     def outbox_batch(self, site: str, limit: int = 500) -> list[Punch]:
         rows = self.db.execute(
             "SELECT a.*, t.uuid AS target_uuid FROM outbox o JOIN attendance a ON a.id = o.attendance_id "
-            "LEFT JOIN attendance t ON t.id = a.target_id ORDER BY o.attendance_id LIMIT ?", (limit,)).fetchall()
-        return [Punch(r["uuid"], r["employee_id"], dt.datetime.fromisoformat(r["at"]), dt.date.fromisoformat(r["day"]),
-                      r["direction"], r["distance"], r["kiosk_id"], site, r["model_version"], r["kind"], r["author"], r["note"],
-                      r["target_uuid"]) for r in rows]
+            "LEFT JOIN attendance t ON t.id = a.target_id ORDER BY o.attendance_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            Punch(
+                r["uuid"],
+                r["employee_id"],
+                dt.datetime.fromisoformat(r["at"]),
+                dt.date.fromisoformat(r["day"]),
+                r["direction"],
+                r["distance"],
+                r["kiosk_id"],
+                site,
+                r["model_version"],
+                r["kind"],
+                r["author"],
+                r["note"],
+                r["target_uuid"],
+            )
+            for r in rows
+        ]
 
     def outbox_done(self, uuids: list[str]) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for chunk in range(0, len(uuids), 500):
                 part = uuids[chunk : chunk + 500]
-                self.db.execute(f"DELETE FROM outbox WHERE attendance_id IN (SELECT id FROM attendance WHERE uuid IN "
-                                f"({','.join('?' * len(part))}))", part)
+                self.db.execute(
+                    f"DELETE FROM outbox WHERE attendance_id IN (SELECT id FROM attendance WHERE uuid IN "
+                    f"({','.join('?' * len(part))}))",
+                    part,
+                )
 
 
 class MemberStore:
@@ -160,9 +198,29 @@ class MemberStore:
     first and are pulled back, so every member sees them in the same order."""
 
     # Read from the local replica as they are.
-    _LOCAL = frozenset({"path", "db", "release", "close", "check_file", "quick_check", "generation", "get_employee", "employees",
-                        "reference", "reference_crop", "names", "gallery", "stale_references", "update_embedding",
-                        "entry_owner", "history", "entries", "punch_log"})
+    _LOCAL = frozenset(
+        {
+            "path",
+            "db",
+            "release",
+            "close",
+            "check_file",
+            "quick_check",
+            "generation",
+            "get_employee",
+            "employees",
+            "reference",
+            "reference_crop",
+            "names",
+            "gallery",
+            "stale_references",
+            "update_embedding",
+            "entry_owner",
+            "history",
+            "entries",
+            "punch_log",
+        }
+    )
 
     def __init__(self, local: Store, central: Central, appended=None):
         self.local, self.central = local, central
@@ -200,7 +258,9 @@ class MemberStore:
 
     def replace_reference(self, employee_id, *, image, face, crop, embedding, model_version) -> None:
         self.local.get_employee(employee_id)
-        self._central_change(self.central.replace_reference, employee_id, **_reference(image, face, crop, embedding, model_version))
+        self._central_change(
+            self.central.replace_reference, employee_id, **_reference(image, face, crop, embedding, model_version)
+        )
         self.pull_gallery(model_version)
 
     def rename(self, employee_id, name) -> None:
@@ -215,8 +275,10 @@ class MemberStore:
 
     def remove_employee(self, employee_id, purge_attendance=False) -> None:
         if purge_attendance:
-            raise ValueError("in a fleet, attendance history is deleted on the fleet database, not from one member; "
-                             "remove the person without deleting their history")
+            raise ValueError(
+                "in a fleet, attendance history is deleted on the fleet database, not from one member; "
+                "remove the person without deleting their history"
+            )
         self._central_change(self.central.remove_employee, employee_id)
         self.pull_gallery()
 
@@ -230,5 +292,6 @@ class MemberStore:
 
 def _reference(image, face, crop, embedding, model_version) -> dict:
     _, crop_png, embedding_bytes, _, image_png, face_json = reference_row(None, image, face, crop, embedding, model_version)
-    return dict(image_png=image_png, face_json=face_json, crop_png=crop_png, embedding=embedding_bytes,
-                model_version=model_version)
+    return dict(
+        image_png=image_png, face_json=face_json, crop_png=crop_png, embedding=embedding_bytes, model_version=model_version
+    )

@@ -27,8 +27,14 @@ class SyncState:
 
     def snapshot(self) -> dict:
         with self.lock:
-            return {"state": self.state, "backlog": self.backlog, "last_sync": self.last_sync,
-                    "offline_since": self.offline_since, "problem": self.problem, "gallery_revision": self.gallery_revision}
+            return {
+                "state": self.state,
+                "backlog": self.backlog,
+                "last_sync": self.last_sync,
+                "offline_since": self.offline_since,
+                "problem": self.problem,
+                "gallery_revision": self.gallery_revision,
+            }
 
 
 class Replicator:
@@ -37,8 +43,9 @@ class Replicator:
     (``wake``), or ``interval`` seconds; retry with a growing pause while the
     database is away."""
 
-    def __init__(self, replica: Replica, central: Central, *, site: str, model_version: str, interval: float = 30.0,
-                 batch: int = 500):
+    def __init__(
+        self, replica: Replica, central: Central, *, site: str, model_version: str, interval: float = 30.0, batch: int = 500
+    ):
         self.replica, self.central = replica, central
         self.site, self.model_version = site, model_version
         self.interval = interval

@@ -47,12 +47,19 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     @app.context_processor
     def admin_state():
-        return {"admin_logged_in": auth.logged_in, "staff_managed_here": services.staff_managed_here,
-                "fleet_member": services.sync is not None}
+        return {
+            "admin_logged_in": auth.logged_in,
+            "staff_managed_here": services.staff_managed_here,
+            "fleet_member": services.sync is not None,
+        }
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("error.html", title="Form expired", message="The form was too old or not sent by this site. Go back, reload the page and try again."), 400
+        return render_template(
+            "error.html",
+            title="Form expired",
+            message="The form was too old or not sent by this site. Go back, reload the page and try again.",
+        ), 400
 
     @app.errorhandler(400)
     def bad_request(error):
@@ -64,7 +71,9 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     @app.errorhandler(413)
     def too_large(error):
-        return render_template("error.html", title="File too large", message=f"Photos must be smaller than {MAX_UPLOAD_BYTES // 2**20} MB."), 413
+        return render_template(
+            "error.html", title="File too large", message=f"Photos must be smaller than {MAX_UPLOAD_BYTES // 2**20} MB."
+        ), 413
 
     @app.errorhandler(404)
     def not_found(error):
@@ -74,14 +83,22 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     @app.errorhandler(NotAllowed)
     def not_allowed(error):
-        return render_template("error.html", title="Managed elsewhere", message="This kiosk belongs to a fleet: staff are "
-                               "added, changed and removed on the fleet's admin server, and reach every door from there."), 403
+        return render_template(
+            "error.html",
+            title="Managed elsewhere",
+            message="This kiosk belongs to a fleet: staff are "
+            "added, changed and removed on the fleet's admin server, and reach every door from there.",
+        ), 403
 
     @app.errorhandler(CentralError)
     def central_down(error):
-        return render_template("error.html", title="Fleet database unavailable", message="The fleet database cannot be "
-                               "reached, and staff changes need it. Nothing was changed; try again when it is back (the "
-                               "status page shows the connection)."), 503
+        return render_template(
+            "error.html",
+            title="Fleet database unavailable",
+            message="The fleet database cannot be "
+            "reached, and staff changes need it. Nothing was changed; try again when it is back (the "
+            "status page shows the connection).",
+        ), 503
 
     @app.errorhandler(503)
     def unavailable(error):

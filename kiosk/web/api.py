@@ -22,8 +22,12 @@ def healthz():
     down = None if camera.down_since is None else time.monotonic() - camera.down_since
     fresh = bool(camera.last_frame_at) and time.monotonic() - camera.last_frame_at < 10
     healthy = down is None or down < limit
-    body = {"ok": healthy, "camera": camera.state, "camera_down_seconds": None if down is None else round(down, 1),
-            "processing_frames": fresh}
+    body = {
+        "ok": healthy,
+        "camera": camera.state,
+        "camera_down_seconds": None if down is None else round(down, 1),
+        "processing_frames": fresh,
+    }
     return jsonify(body), 200 if healthy else 503
 
 

@@ -21,8 +21,12 @@ def _status():
 def index():
     display = current_app.config["KIOSK_CONFIG"].display
     is_trusted = trusted()
-    return render_template("screen.html", screen=_status().screen.for_viewer(is_trusted), time_format=display.time_format,
-                           preview=display.preview and is_trusted)
+    return render_template(
+        "screen.html",
+        screen=_status().screen.for_viewer(is_trusted),
+        time_format=display.time_format,
+        preview=display.preview and is_trusted,
+    )
 
 
 def _stream(body, mimetype: str, headers: dict | None = None) -> Response:
@@ -35,8 +39,11 @@ def _stream(body, mimetype: str, headers: dict | None = None) -> Response:
         finally:
             slots().release()
 
-    return Response(stream_with_context(guarded()), mimetype=mimetype,
-                    headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no", **(headers or {})})
+    return Response(
+        stream_with_context(guarded()),
+        mimetype=mimetype,
+        headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no", **(headers or {})},
+    )
 
 
 @bp.get("/events")
@@ -78,7 +85,13 @@ def preview():
                     picture.changed.wait_for(lambda seen=seen: picture.sequence != seen, timeout=KEEPALIVE_SECONDS)
                     seen, jpeg = picture.sequence, picture.jpeg
                 if jpeg:
-                    yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n"
+                    yield (
+                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                        + str(len(jpeg)).encode()
+                        + b"\r\n\r\n"
+                        + jpeg
+                        + b"\r\n"
+                    )
                 if once:
                     return
         finally:

@@ -48,7 +48,9 @@ class PhotoForm(FlaskForm):
 
 
 class HoursForm(FlaskForm):
-    expected_start = StringField("Due at", validators=[Optional(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Use a time such as 08:30.")])
+    expected_start = StringField(
+        "Due at", validators=[Optional(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Use a time such as 08:30.")]
+    )
 
 
 class RemoveForm(FlaskForm):
@@ -76,8 +78,14 @@ def _enrol(name: str, ref: Reference, employee_id: int | None, force: bool = Fal
     except LooksLikeSomeone as exc:
         token = secrets.token_urlsafe(16)
         _pending()[token] = {"name": name, "ref": ref, "employee_id": employee_id, "at": time.monotonic()}
-        return render_template("confirm.html", name=name, token=token, similar=exc.similar, form=ConfirmForm(token=token),
-                               new_photo=url_for("staff.pending_photo", token=token)), 409
+        return render_template(
+            "confirm.html",
+            name=name,
+            token=token,
+            similar=exc.similar,
+            form=ConfirmForm(token=token),
+            new_photo=url_for("staff.pending_photo", token=token),
+        ), 409
     note = f" Note: {ref.note}." if ref.note else ""
     flash(f"{name} enrolled.{note}" if employee_id is None else f"New photo saved for {name}.{note}")
     current_app.logger.info("enrolled employee %d", enrolled.employee_id)
@@ -93,9 +101,15 @@ def _employee_or_404(employee_id: int):
 
 def _staff_page(enroll=None, capture=None, error=None):
     app = application()
-    return render_template("employees.html", employees=app.employees(), enroll=enroll or EnrollForm(),
-                           capture=capture or CaptureForm(), can_capture=services().capture is not None, error=error,
-                           need_photo=set(app.stale_references()))
+    return render_template(
+        "employees.html",
+        employees=app.employees(),
+        enroll=enroll or EnrollForm(),
+        capture=capture or CaptureForm(),
+        can_capture=services().capture is not None,
+        error=error,
+        need_photo=set(app.stale_references()),
+    )
 
 
 @bp.get("/")
@@ -172,10 +186,16 @@ def photo(employee_id):
 @login_required
 def employee(employee_id):
     e = _employee_or_404(employee_id)
-    return render_template("employee.html", e=e, rename=RenameForm(name=e.name), photo_form=PhotoForm(), remove=RemoveForm(),
-                           hours=HoursForm(expected_start=e.expected_start or ""),
-                           default_start=current_app.config["KIOSK_CONFIG"].attendance.expected_start,
-                           needs_photo=employee_id in application().stale_references())
+    return render_template(
+        "employee.html",
+        e=e,
+        rename=RenameForm(name=e.name),
+        photo_form=PhotoForm(),
+        remove=RemoveForm(),
+        hours=HoursForm(expected_start=e.expected_start or ""),
+        default_start=current_app.config["KIOSK_CONFIG"].attendance.expected_start,
+        needs_photo=employee_id in application().stale_references(),
+    )
 
 
 @bp.post("/employees/<int:employee_id>/rename")

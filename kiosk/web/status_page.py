@@ -20,6 +20,13 @@ def status():
     encoder = found.app.encoder
     contract = encoder.embedder.contract if encoder else None
     need_photo = len(found.app.stale_references()) if contract else 0
-    return render_template("status.html", s=found.status.snapshot(with_people=True), disk_free_mb=usage.free // 2**20,
-                           contract=contract, need_photo=need_photo, rules=config.recognition,
-                           fleet=found.sync() if found.sync else None, site=config.fleet.site)
+    return render_template(
+        "status.html",
+        s=found.status.snapshot(with_people=True),
+        disk_free_mb=usage.free // 2**20,
+        contract=contract,
+        need_photo=need_photo,
+        rules=config.recognition,
+        fleet=found.sync() if found.sync else None,
+        site=config.fleet.site,
+    )

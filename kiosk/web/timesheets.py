@@ -25,10 +25,36 @@ bp = Blueprint("timesheets", __name__, url_prefix="/admin")
 MAX_RANGE_DAYS = 370
 DIRECTIONS = [("in", "IN"), ("out", "OUT")]
 
-PUNCH_COLUMNS = ["entry_id", "employee_id", "name", "work_date", "time", "timestamp", "direction", "kind", "corrects_entry",
-                 "counts", "kiosk", "distance", "author", "reason"]
-TIMESHEET_COLUMNS = ["employee_id", "name", "work_date", "first_in", "last_out", "worked_hours", "worked", "complete",
-                     "missing_out", "out_without_in", "late_minutes", "corrections"]
+PUNCH_COLUMNS = [
+    "entry_id",
+    "employee_id",
+    "name",
+    "work_date",
+    "time",
+    "timestamp",
+    "direction",
+    "kind",
+    "corrects_entry",
+    "counts",
+    "kiosk",
+    "distance",
+    "author",
+    "reason",
+]
+TIMESHEET_COLUMNS = [
+    "employee_id",
+    "name",
+    "work_date",
+    "first_in",
+    "last_out",
+    "worked_hours",
+    "worked",
+    "complete",
+    "missing_out",
+    "out_without_in",
+    "late_minutes",
+    "corrections",
+]
 
 
 class AddForm(FlaskForm):
@@ -108,8 +134,9 @@ def attendance_log():
     first, last = _range(today, today)
     who = _person_arg()
     app = application()
-    return render_template("punch_log.html", rows=app.punch_log(first, last, who), first=first, last=last, who=who,
-                           employees=app.employees())
+    return render_template(
+        "punch_log.html", rows=app.punch_log(first, last, who), first=first, last=last, who=who, employees=app.employees()
+    )
 
 
 @bp.get("/timesheet")
@@ -124,9 +151,21 @@ def timesheet():
         records, names = _records(day, day)
         missing = [e for e in employees if e.id in application().not_arrived(day, records)]
         add, void, redirect_form = _forms(employees, request.full_path)
-        return render_template("timesheet_day.html", day=day, records=records, names=names, not_arrived=missing,
-                               add=add, void=void, redirect_form=redirect_form, zone=rules.zone(), today=today,
-                               prev=day - dt.timedelta(days=1), next=day + dt.timedelta(days=1), default_start=rules.expected_start)
+        return render_template(
+            "timesheet_day.html",
+            day=day,
+            records=records,
+            names=names,
+            not_arrived=missing,
+            add=add,
+            void=void,
+            redirect_form=redirect_form,
+            zone=rules.zone(),
+            today=today,
+            prev=day - dt.timedelta(days=1),
+            next=day + dt.timedelta(days=1),
+            default_start=rules.expected_start,
+        )
     if view == "week":
         day = _date_arg("date", today)
         monday = day - dt.timedelta(days=day.weekday())
@@ -134,15 +173,31 @@ def timesheet():
         records, names = _records(days[0], days[-1])
         grid = {(r.employee_id, r.day): r for r in records}
         people = sorted({r.employee_id for r in records} | {e.id for e in employees}, key=lambda i: (names.get(i, ""), i))
-        return render_template("timesheet_week.html", days=days, grid=grid, people=people, names=names,
-                               totals=attendance.week_totals(records), prev=monday - dt.timedelta(days=7),
-                               next=monday + dt.timedelta(days=7))
+        return render_template(
+            "timesheet_week.html",
+            days=days,
+            grid=grid,
+            people=people,
+            names=names,
+            totals=attendance.week_totals(records),
+            prev=monday - dt.timedelta(days=7),
+            next=monday + dt.timedelta(days=7),
+        )
     if view == "range":
         first, last = _range(today - dt.timedelta(days=today.weekday()), today)
         who = _person_arg()
         records, names = _records(first, last, who)
-        return render_template("timesheet_range.html", first=first, last=last, records=records, names=names,
-                               totals=attendance.week_totals(records), employees=employees, who=who, zone=rules.zone())
+        return render_template(
+            "timesheet_range.html",
+            first=first,
+            last=last,
+            records=records,
+            names=names,
+            totals=attendance.week_totals(records),
+            employees=employees,
+            who=who,
+            zone=rules.zone(),
+        )
     abort(400, description="'view' must be day, week or range.")
 
 
@@ -163,8 +218,9 @@ def add_punch():
     if not form.validate_on_submit():
         flash("To add a punch, choose a person, a day, a time and give a reason.")
         return redirect(_back(form))
-    application().add_punch(form.employee.data, form.day.data, form.time.data, form.direction.data, author=_author(),
-                            note=form.note.data)
+    application().add_punch(
+        form.employee.data, form.day.data, form.time.data, form.direction.data, author=_author(), note=form.note.data
+    )
     flash("Punch added.")
     return redirect(_back(form))
 
@@ -210,8 +266,11 @@ def _csv(rows: list[list], header: list[str], filename: str) -> Response:
     writer.writerow(header)
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # the BOM tells spreadsheets it is UTF-8
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",  # the BOM tells spreadsheets it is UTF-8
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
 
 
 def punch_rows(entries: list[Entry], names: dict[int, str], zone, work_day) -> list[list]:
@@ -220,10 +279,24 @@ def punch_rows(entries: list[Entry], names: dict[int, str], zone, work_day) -> l
     for e in entries:
         local = e.at.astimezone(zone)
         counts = e.kind in (attendance.PUNCH, attendance.ADDED) and e.id not in voided
-        rows.append([e.id, e.employee_id, names.get(e.employee_id, ""), work_day(e.at).isoformat(),
-                     local.strftime("%H:%M:%S"), local.isoformat(), e.direction or "", e.kind, e.target or "",
-                     "yes" if counts else "no", e.kiosk_id or "", "" if e.distance is None else f"{e.distance:.4f}",
-                     e.author or "", e.note or ""])
+        rows.append(
+            [
+                e.id,
+                e.employee_id,
+                names.get(e.employee_id, ""),
+                work_day(e.at).isoformat(),
+                local.strftime("%H:%M:%S"),
+                local.isoformat(),
+                e.direction or "",
+                e.kind,
+                e.target or "",
+                "yes" if counts else "no",
+                e.kiosk_id or "",
+                "" if e.distance is None else f"{e.distance:.4f}",
+                e.author or "",
+                e.note or "",
+            ]
+        )
     return rows
 
 
@@ -235,10 +308,22 @@ def timesheet_rows(records: list[DayRecord], names: dict[int, str], zone) -> lis
     for r in records:
         minutes = round(r.worked.total_seconds() / 60)
         late = r.late_by
-        rows.append([r.employee_id, names.get(r.employee_id, ""), r.day.isoformat(), hm(r.first_in), hm(r.last_out),
-                     f"{r.worked.total_seconds() / 3600:.2f}", f"{minutes // 60}:{minutes % 60:02d}", "yes" if r.complete else "no",
-                     " ".join(hm(t) for t in r.missing_out), " ".join(hm(t) for t in r.out_without_in),
-                     "" if late is None else round(late.total_seconds() / 60), len(r.corrections)])
+        rows.append(
+            [
+                r.employee_id,
+                names.get(r.employee_id, ""),
+                r.day.isoformat(),
+                hm(r.first_in),
+                hm(r.last_out),
+                f"{r.worked.total_seconds() / 3600:.2f}",
+                f"{minutes // 60}:{minutes % 60:02d}",
+                "yes" if r.complete else "no",
+                " ".join(hm(t) for t in r.missing_out),
+                " ".join(hm(t) for t in r.out_without_in),
+                "" if late is None else round(late.total_seconds() / 60),
+                len(r.corrections),
+            ]
+        )
     return rows
 
 
