@@ -277,7 +277,8 @@ def test_a_truncated_file_is_refused_naming_it(tmp_path, fake_torch, keep):
         read_state_dict(path)
 
 
-def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path):
+@pytest.mark.parametrize("where", [0, 2, 3], ids=["in-the-magic-number", "in-the-header", "in-the-state-dict"])
+def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path, where):
     marker = tmp_path / "ran"
 
     class Payload:
@@ -286,9 +287,10 @@ def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path):
 
     path = tmp_path / "hostile.pth"
     out = io.BytesIO()
-    for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
-        pickle.dump(header, out, protocol=2)
-    pickle.dump({"conv1.weight": Payload()}, out, protocol=2)
+    pickles = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"conv1.weight": 0}]
+    pickles[where] = Payload() if where != 3 else {"conv1.weight": Payload()}
+    for value in pickles:
+        pickle.dump(value, out, protocol=2)
     path.write_bytes(out.getvalue())
     with pytest.raises(TorchFormatError, match=r"hostile\.pth.*(posix|os)\.system.*refusing"):
         read_state_dict(path)

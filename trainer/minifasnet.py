@@ -143,17 +143,20 @@ class _Unpickler(pickle.Unpickler):
 
 def _read_legacy(data: bytes, path: Path) -> tuple[dict, dict[str, _Storage]]:
     f = io.BytesIO(data)
+    storages: dict[str, _Storage] = {}
+    # Every pickle in the file, the headers too, goes through the restricted unpickler.
+    load = _Unpickler(f, path, storages).load
     try:
-        magic, protocol, sys_info = pickle.load(f), pickle.load(f), pickle.load(f)
+        magic, protocol, sys_info = load(), load(), load()
+    except TorchFormatError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure here means "not this format"
         raise TorchFormatError(f"{path}: not a PyTorch file (neither a zip archive nor the legacy pickle format: {exc})") from exc
     if magic != _LEGACY_MAGIC or protocol != _LEGACY_PROTOCOL:
         raise TorchFormatError(f"{path}: not a PyTorch legacy file (magic {magic!r}, protocol {protocol!r})")
     if not isinstance(sys_info, dict) or not sys_info.get("little_endian", False):
         raise TorchFormatError(f"{path}: written on a big-endian machine ({sys_info!r}); re-save it on a little-endian one")
-    storages: dict[str, _Storage] = {}
-    state = _Unpickler(f, path, storages).load()
-    keys = pickle.load(f)
+    state, keys = load(), load()
     if sorted(map(str, keys)) != sorted(storages):
         raise TorchFormatError(f"{path}: the storage list does not match the tensors' storages")
     for key in map(str, keys):
@@ -197,7 +200,10 @@ def _materialise(ref: _TensorRef, name: str, path: Path) -> np.ndarray:
     data = ref.storage.data
     if data is None:
         raise TorchFormatError(f"{path}: tensor {name}: its storage {ref.storage.key} was never read")
-    if ref.size and max((s - 1) * st for s, st in zip(ref.size, ref.stride, strict=True) if s) + ref.offset >= data.size:
+    if (
+        ref.size
+        and max(((s - 1) * st for s, st in zip(ref.size, ref.stride, strict=True) if s), default=0) + ref.offset >= data.size
+    ):
         raise TorchFormatError(f"{path}: tensor {name} {ref.size} reaches past its storage of {data.size} elements")
     if not ref.size:
         return np.array(data[ref.offset])
@@ -210,7 +216,12 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise TorchFormatError(f"{path}: file not found")
-    state, _ = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path.read_bytes(), path)
+    try:
+        state, _ = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path.read_bytes(), path)
+    except TorchFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle or archive fails in many ways; all mean the same
+        raise TorchFormatError(f"{path}: damaged or truncated ({type(exc).__name__}: {exc}); download it again") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # training checkpoints wrap the state dict
     if not isinstance(state, dict) or not all(isinstance(v, _TensorRef) for v in state.values()):
