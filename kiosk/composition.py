@@ -131,9 +131,9 @@ def serve(config: Config, admin_server: bool = False) -> int:
     end of a replay that does not loop."""
     from kiosk.cameras.factory import open_camera
     from kiosk.data_folder import lock_data_dir
+    from kiosk.database_file import StoreError
     from kiosk.health import Heartbeat, judge
     from kiosk.status import Screen, Status
-    from kiosk.store import StoreError
     from kiosk.systemd import Notifier
     from kiosk.web import Services, passwords
 

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from kiosk import attendance, schema
+from kiosk import attendance
 from kiosk.attendance import Entry
-from kiosk.data_folder import make_private
+from kiosk.database_file import DatabaseFile
 from kiosk.detection import Detection
-from kiosk.image_codec import decode_png, encode_png, face_from_json, face_to_json
+from kiosk.image_codec import decode_png, encode_png, face_from_json
 from kiosk.names import clean_name
-from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference
+from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference, entry_from_row, reference_row
 
-RESTORE_HINT = "restore a backup with 'kiosk restore FILE' (backups are in DATA_DIR/backups)"
 # The rules look back this far: the cooldown and the work day so far.
 HISTORY_NEEDED = dt.timedelta(days=2)
 
@@ -34,103 +32,35 @@ class UnknownEmployee(KeyError):
     """No active person with that id."""
 
 
-class StoreError(RuntimeError):
-    """The database file is missing, damaged or replaced; the message names the file and the fix."""
-
-
 Rule = Callable[[list[Entry]], "attendance.Decision"]
 
 
 class Store:
     """The repository. Safe to share between threads: each thread gets its own
-    connection (SQLite's rule), opened on first use; every write is its own
-    durable transaction. ``create=False`` refuses to start a new database."""
+    connection (see kiosk.database_file); every write is its own durable
+    transaction. ``create=False`` refuses to start a new database."""
 
     def __init__(self, path: str | Path, create: bool = True):
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise StoreError(f"{self.path}: is a folder, not the kiosk database; move it away or point kiosk.data_dir elsewhere")
-        if not self.path.exists() and not create:
-            raise StoreError(
-                f"{self.path}: no kiosk database here (nobody enrolled yet?); check kiosk.data_dir or KIOSK_DATA_DIR"
-            )
-        if self.path.exists() and self.path.stat().st_size == 0:
-            raise StoreError(
-                f"{self.path}: the database file is empty (0 bytes), so it was damaged; {RESTORE_HINT}, "
-                "or delete the file to start with no one enrolled"
-            )
-        self._local = threading.local()
-        self._open: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        try:
-            schema.migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise StoreError(f"{self.path}: not a readable kiosk database ({exc}); {RESTORE_HINT}") from None
-        except schema.SchemaError as exc:
-            self.close()
-            raise StoreError(f"{self.path}: {exc}") from None
-        make_private(self.path)
-        self._identity = _identity(self.path)
+        self.file = DatabaseFile(Path(path), create)
+        self.path = self.file.path
 
     @property
     def db(self) -> sqlite3.Connection:
         """This thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            try:
-                for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
-                    conn.execute(f"PRAGMA {pragma}")
-            except sqlite3.DatabaseError:
-                conn.close()
-                raise
-            self._local.conn = conn
-            with self._lock:
-                self._open.append(conn)
-        return conn
+        return self.file.connection()
 
     def release(self) -> None:
         """Close this thread's connection (a web request's, when it ends)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            with self._lock:
-                self._open.remove(conn)
-            conn.close()
+        self.file.release()
 
     def close(self) -> None:
-        """Close every thread's connection."""
-        with self._lock:
-            conns, self._open = self._open, []
-        self._local = threading.local()
-        for conn in conns:
-            conn.close()
+        self.file.close()
 
     def check_file(self) -> None:
-        """Raise if the database file was deleted or replaced since it was opened
-        (writes would go to a file nobody will read again)."""
-        try:
-            now = _identity(self.path)
-        except FileNotFoundError:
-            raise StoreError(
-                f"{self.path}: the database file was deleted while the kiosk was running; "
-                f"restarting to open it again (if it is lost: {RESTORE_HINT})"
-            ) from None
-        if now != self._identity:
-            raise StoreError(
-                f"{self.path}: the database file was replaced while the kiosk was running; restarting to use the new one"
-            )
+        self.file.check()
 
     def quick_check(self) -> None:
-        """SQLite's quick_check: catches damage in the middle of the file."""
-        problems = [
-            line for r in self.db.execute("PRAGMA quick_check(5)") for line in r[0].splitlines() if not line.startswith("***")
-        ]
-        if problems != ["ok"]:
-            raise StoreError(f"{self.path}: the database is damaged ({'; '.join(problems[:3])}); {RESTORE_HINT}")
+        self.file.quick_check()
 
     def bump_generation(self) -> None:
         """Tell every reader of the gallery that it changed (inside the writer's transaction)."""
@@ -410,7 +340,7 @@ class Store:
             sql += " AND (day >= ? OR id IN (SELECT target_id FROM attendance WHERE employee_id = ? AND day >= ?))"
             first = (since.date() - dt.timedelta(days=1)).isoformat()
             args += [first, employee_id, first]
-        return [_entry(r) for r in self.db.execute(sql + " ORDER BY at, id", args)]
+        return [entry_from_row(r) for r in self.db.execute(sql + " ORDER BY at, id", args)]
 
     def entries(self, first_day: dt.date, last_day: dt.date, employee_id: int | None = None) -> list[Entry]:
         """Entries that may count for work days ``first_day``..``last_day``
@@ -431,7 +361,7 @@ class Store:
                 for r in self.db.execute(f"SELECT * FROM attendance WHERE target_id IN ({','.join('?' * len(part))})", part)
                 if r["id"] not in have
             ]
-        return sorted((_entry(r) for r in rows), key=lambda e: (e.at, e.id))
+        return sorted((entry_from_row(r) for r in rows), key=lambda e: (e.at, e.id))
 
     def punch_log(
         self, first_day: str | None = None, last_day: str | None = None, employee_id: int | None = None
@@ -452,38 +382,6 @@ class Store:
             sql += " AND a.employee_id = ?"
             args.append(employee_id)
         return [LogRow(*r) for r in self.db.execute(sql + " ORDER BY a.at, a.id", args)]
-
-
-def reference_row(employee_id, image, face, crop, embedding, model_version) -> tuple:
-    """A reference face as the columns of ``reference_faces``, in the table's order."""
-    return (
-        employee_id,
-        encode_png(crop),
-        np.asarray(embedding, np.float32).tobytes(),
-        model_version,
-        None if image is None else encode_png(image[:, :, ::-1]),
-        None if face is None else face_to_json(face),
-    )
-
-
-def _entry(row: sqlite3.Row) -> Entry:
-    return Entry(
-        row["id"],
-        row["employee_id"],
-        dt.datetime.fromisoformat(row["at"]),
-        row["kind"],
-        row["direction"],
-        row["target_id"],
-        row["author"],
-        row["note"],
-        row["kiosk_id"],
-        row["distance"],
-    )
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_dev, st.st_ino
 
 
 def _now() -> dt.datetime:

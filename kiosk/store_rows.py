@@ -3,11 +3,15 @@ the gallery snapshot for matching, and one row of the raw attendance log."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.attendance import Entry
 from kiosk.detection import Detection
+from kiosk.image_codec import encode_png, face_to_json
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,31 @@ class Gallery:
     def name_of(self, employee_id: int) -> str | None:
         hits = np.flatnonzero(self.ids == employee_id)
         return self.names[hits[0]] if len(hits) else None
+
+
+def reference_row(employee_id, image, face, crop, embedding, model_version) -> tuple:
+    """A reference face as the columns of ``reference_faces``, in the table's order."""
+    return (
+        employee_id,
+        encode_png(crop),
+        np.asarray(embedding, np.float32).tobytes(),
+        model_version,
+        None if image is None else encode_png(image[:, :, ::-1]),
+        None if face is None else face_to_json(face),
+    )
+
+
+def entry_from_row(row: sqlite3.Row) -> Entry:
+    """An ``attendance`` row as the attendance rules take it."""
+    return Entry(
+        row["id"],
+        row["employee_id"],
+        dt.datetime.fromisoformat(row["at"]),
+        row["kind"],
+        row["direction"],
+        row["target_id"],
+        row["author"],
+        row["note"],
+        row["kiosk_id"],
+        row["distance"],
+    )

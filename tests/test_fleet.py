@@ -43,10 +43,11 @@ if server_binaries() is None:
         allow_module_level=True,
     )
 
+from kiosk.database_file import StoreError  # noqa: E402
 from kiosk.fleet.central import Central, NotAllowed  # noqa: E402
 from kiosk.fleet.replica import MemberStore  # noqa: E402
 from kiosk.fleet.sync import Replicator  # noqa: E402
-from kiosk.store import Store, StoreError  # noqa: E402
+from kiosk.store import Store  # noqa: E402
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 _databases = itertools.count()

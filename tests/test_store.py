@@ -105,7 +105,7 @@ def test_punch_times_need_a_timezone(store):
 
 
 def test_a_deleted_or_replaced_database_is_noticed_before_a_punch_is_acknowledged(tmp_path):
-    from kiosk.store import StoreError
+    from kiosk.database_file import StoreError
 
     store = Store(tmp_path / "kiosk.db")
     a = add(store, "Alice", crop(), unit(0), "v1")
@@ -126,7 +126,7 @@ def test_a_deleted_or_replaced_database_is_noticed_before_a_punch_is_acknowledge
     ],
 )
 def test_broken_database_files_are_named_with_the_way_out(tmp_path, make, needle):
-    from kiosk.store import StoreError
+    from kiosk.database_file import StoreError
 
     make(tmp_path / "kiosk.db")
     with pytest.raises(StoreError, match=needle):
@@ -134,7 +134,7 @@ def test_broken_database_files_are_named_with_the_way_out(tmp_path, make, needle
 
 
 def test_damage_inside_the_file_is_found_at_start_up(tmp_path):
-    from kiosk.store import StoreError
+    from kiosk.database_file import StoreError
 
     store = Store(tmp_path / "kiosk.db")
     for i in range(300):
@@ -151,7 +151,7 @@ def test_damage_inside_the_file_is_found_at_start_up(tmp_path):
 
 
 def test_read_only_commands_do_not_create_a_database(tmp_path):
-    from kiosk.store import StoreError
+    from kiosk.database_file import StoreError
 
     with pytest.raises(StoreError, match="no kiosk database here"):
         Store(tmp_path / "kiosk.db", create=False)
@@ -277,7 +277,7 @@ def test_a_database_from_a_newer_kiosk_is_refused(tmp_path):
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
-    from kiosk.store import StoreError
+    from kiosk.database_file import StoreError
 
     with pytest.raises(StoreError, match="newer than this kiosk"):
         Store(path)

@@ -4,7 +4,7 @@ fleet's admin server talk to (psycopg 3 and its pool, imported here only).
 PostgreSQL holds the truth: the staff, each person's reference image with
 its face, their embeddings per model version, and every punch and
 correction of every door. Each kiosk keeps its SQLite database as a
-replica (see :mod:`kiosk.replica`):
+replica (see :mod:`kiosk.fleet.replica`):
 
 - **gallery changes** carry a ``revision`` from one sequence, taken under an
   advisory lock so revisions become visible in order; a kiosk asks for
@@ -17,80 +17,21 @@ replica (see :mod:`kiosk.replica`):
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.fleet.rows import PersonChange, Punch
 
 GALLERY_CHANNEL, PUNCH_CHANNEL = "kiosk_gallery", "kiosk_punches"
 # Advisory locks that serialise the writers of each numbered stream, so a
 # reader that has seen number N can never later find a smaller one.
 _GALLERY_LOCK, _PUNCH_LOCK = 7150001, 7150002
 
-# Versioned schema steps, applied in order by ``kiosk fleet migrate``; never edit a released step.
-MIGRATIONS: dict[int, str] = {
-    1: """
-CREATE TABLE employees (
-    id bigserial PRIMARY KEY,
-    name text NOT NULL,
-    created timestamptz NOT NULL DEFAULT now(),
-    active boolean NOT NULL DEFAULT true,
-    expected_start text,
-    image_png bytea,                 -- face-centred reference image any model can re-align
-    face_json text,                  -- the face's box, score and keypoints in image_png
-    revision bigint NOT NULL         -- from gallery_revision: bumped by every change to the person
-);
-CREATE SEQUENCE gallery_revision;
-CREATE INDEX employees_revision ON employees (revision);
-CREATE TABLE embeddings (
-    employee_id bigint NOT NULL REFERENCES employees (id),
-    model_version text NOT NULL,
-    crop_png bytea NOT NULL,
-    embedding bytea NOT NULL,        -- float32 unit vector
-    PRIMARY KEY (employee_id, model_version)
-);
-CREATE TABLE attendance (
-    seq bigserial PRIMARY KEY,       -- the order members pull in
-    uuid uuid NOT NULL UNIQUE,       -- given by the kiosk that recorded it
-    employee_id bigint NOT NULL REFERENCES employees (id),
-    at timestamptz NOT NULL,
-    day date NOT NULL,
-    direction text CHECK (direction IN ('in', 'out')),
-    distance real,
-    kiosk_id text NOT NULL,
-    site text NOT NULL DEFAULT '',
-    model_version text,
-    kind text NOT NULL CHECK (kind IN ('punch', 'added', 'void', 'redirect')),
-    author text,
-    note text,
-    target_uuid uuid REFERENCES attendance (uuid),
-    received timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX attendance_day ON attendance (day, employee_id);
-CREATE TABLE audit (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL DEFAULT now(),
-    actor text NOT NULL DEFAULT current_user,
-    action text NOT NULL,
-    employee_id bigint
-);
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kiosk_member') THEN CREATE ROLE kiosk_member NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kiosk_admin') THEN CREATE ROLE kiosk_admin NOLOGIN; END IF;
-END $$;
--- A door reads the gallery and the punches, and adds punches; nothing else.
-GRANT SELECT ON employees, embeddings, attendance TO kiosk_member;
-GRANT INSERT ON attendance TO kiosk_member;
-GRANT USAGE ON SEQUENCE attendance_seq_seq TO kiosk_member;
--- The admin server also manages the staff; no one rewrites or deletes punches.
-GRANT kiosk_member TO kiosk_admin;
-GRANT INSERT, UPDATE ON employees, embeddings TO kiosk_admin;
-GRANT DELETE ON embeddings TO kiosk_admin;  -- a new photo or a removal drops the old embeddings
-GRANT USAGE ON SEQUENCE employees_id_seq, gallery_revision TO kiosk_admin;
-GRANT INSERT ON audit TO kiosk_admin;
-GRANT USAGE ON SEQUENCE audit_id_seq TO kiosk_admin;
-""",
-}
+# Versioned schema steps (kiosk/fleet/migrations/NNNN_*.sql), applied in order by ``kiosk fleet migrate``;
+# never edit a released step.
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS = {int(p.name.split("_", 1)[0]): p for p in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -129,43 +70,6 @@ def redacted(url: str) -> str:
     except Exception:
         return "(unreadable database_url)"
     return " ".join(f"{k}={parts[k]}" for k in ("host", "port", "dbname", "user", "sslmode") if k in parts)
-
-
-@dataclass(frozen=True)
-class PersonChange:
-    """One person as the gallery has them after a change (inactive: removed)."""
-
-    id: int
-    name: str
-    created: str
-    active: bool
-    expected_start: str | None
-    image_png: bytes | None
-    face_json: str | None
-    revision: int
-    model_version: str | None  # the embedding that comes with them (theirs for our model when there is one)
-    crop_png: bytes | None
-    embedding: bytes | None
-
-
-@dataclass(frozen=True)
-class Punch:
-    """One attendance row on its way up or down."""
-
-    uuid: str
-    employee_id: int
-    at: dt.datetime
-    day: dt.date
-    direction: str | None
-    distance: float | None
-    kiosk_id: str
-    site: str
-    model_version: str | None
-    kind: str
-    author: str | None
-    note: str | None
-    target_uuid: str | None
-    seq: int = 0
 
 
 def _translate(exc: Exception) -> CentralError:
@@ -292,7 +196,7 @@ class Central:
                 conn.execute("LOCK TABLE kiosk_schema IN EXCLUSIVE MODE")  # two migrators never race
                 if conn.execute("SELECT 1 FROM kiosk_schema WHERE version = %s", (version,)).fetchone():
                     return False
-                conn.execute(MIGRATIONS[version])
+                conn.execute(MIGRATIONS[version].read_text(encoding="utf-8"))
                 conn.execute("INSERT INTO kiosk_schema (version) VALUES (%s)", (version,))
                 return True
 

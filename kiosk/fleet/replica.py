@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.fleet.central import Central, CentralError, PersonChange, Punch
+from kiosk.database_file import StoreError
+from kiosk.fleet.central import Central, CentralError
+from kiosk.fleet.rows import PersonChange, Punch
 from kiosk.names import clean_name
-from kiosk.store import Store, StoreError, UnknownEmployee, reference_row
+from kiosk.store import Store, UnknownEmployee
+from kiosk.store_rows import reference_row
 
 # The member's own tables: the outbox, filled by a trigger for every entry
 # recorded here (entries pulled from the fleet are inserted with 'pulling' set).

@@ -1,0 +1,110 @@
+"""The kiosk's SQLite file: refused with the way out when it is a folder,
+empty, damaged, from a newer kiosk, deleted or replaced under a running
+kiosk; migrated once when opened; one connection per thread (SQLite's rule)
+with WAL and synchronous=FULL, so a committed write survives a power cut."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from kiosk import schema
+from kiosk.data_folder import make_private
+
+RESTORE_HINT = "restore a backup with 'kiosk restore FILE' (backups are in DATA_DIR/backups)"
+
+
+class StoreError(RuntimeError):
+    """The database file is missing, damaged or replaced; the message names the file and the fix."""
+
+
+class DatabaseFile:
+    """One SQLite file, checked and migrated at open, with a connection per thread."""
+
+    def __init__(self, path: Path, create: bool = True):
+        self.path = path
+        if path.is_dir():
+            raise StoreError(f"{path}: is a folder, not the kiosk database; move it away or point kiosk.data_dir elsewhere")
+        if not path.exists() and not create:
+            raise StoreError(f"{path}: no kiosk database here (nobody enrolled yet?); check kiosk.data_dir or KIOSK_DATA_DIR")
+        if path.exists() and path.stat().st_size == 0:
+            raise StoreError(
+                f"{path}: the database file is empty (0 bytes), so it was damaged; {RESTORE_HINT}, "
+                "or delete the file to start with no one enrolled"
+            )
+        self._local = threading.local()
+        self._open: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        try:
+            schema.migrate(self.connection())
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{path}: not a readable kiosk database ({exc}); {RESTORE_HINT}") from None
+        except schema.SchemaError as exc:
+            self.close()
+            raise StoreError(f"{path}: {exc}") from None
+        make_private(path)
+        self._identity = _identity(path)
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            try:
+                for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+                    conn.execute(f"PRAGMA {pragma}")
+            except sqlite3.DatabaseError:
+                conn.close()
+                raise
+            self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def release(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                self._open.remove(conn)
+            conn.close()
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            conns, self._open = self._open, []
+        self._local = threading.local()
+        for conn in conns:
+            conn.close()
+
+    def check(self) -> None:
+        """Raise if the file was deleted or replaced since it was opened
+        (writes would go to a file nobody will read again)."""
+        try:
+            now = _identity(self.path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"{self.path}: the database file was deleted while the kiosk was running; "
+                f"restarting to open it again (if it is lost: {RESTORE_HINT})"
+            ) from None
+        if now != self._identity:
+            raise StoreError(
+                f"{self.path}: the database file was replaced while the kiosk was running; restarting to use the new one"
+            )
+
+    def quick_check(self) -> None:
+        """SQLite's quick_check: catches damage in the middle of the file."""
+        rows = self.connection().execute("PRAGMA quick_check(5)")
+        problems = [line for r in rows for line in r[0].splitlines() if not line.startswith("***")]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path}: the database is damaged ({'; '.join(problems[:3])}); {RESTORE_HINT}")
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
