@@ -24,7 +24,12 @@ def cmd_check_config(args, config: Config) -> int:
 def cmd_enroll(args, config: Config) -> int:
     from kiosk.application import LooksLikeSomeone
     from kiosk.enrollment import EnrollmentError, make_reference, read_photo
+    from kiosk.names import InvalidName, clean_name
 
+    try:  # the name before anything is loaded: a bad one needs no model
+        clean_name(args.name)
+    except InvalidName as exc:
+        raise ValueError(f"--name: {exc}") from None
     rec = composition.recognizer(config)
     try:  # the photo first: a bad one creates no database
         ref = make_reference(rec.encoder, read_photo(args.photo))
