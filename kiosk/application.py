@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk import attendance
+from kiosk import attendance, templates
 from kiosk.attendance import DayRecord, Entry
 from kiosk.config import AttendanceSettings
-from kiosk.enrollment import Lookalike, Reference, decode_photo, lookalikes, make_reference, reembed
+from kiosk.enrollment import Lookalike, Reference, decode_photo, lookalikes, make_reference, reembed, reference_image
 from kiosk.recognition import FaceEncoder, FrameResult, Recognizer, Thresholds
 from kiosk.store import Store, UnknownEmployee
 from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference
+from kiosk.template_store import DOOR, PHOTO, Template, TemplateStore
+from kiosk.templates import BestFace
+from kiosk.visits import Recognised
 
 
 class LooksLikeSomeone(ValueError):
@@ -69,6 +72,7 @@ class Application:
         self.store, self.recognizer, self.rules, self.kiosk_id = store, recognizer, rules, kiosk_id
         self.zone = rules.zone()
         self.clock = clock or (lambda: dt.datetime.now(self.zone))
+        self.templates = TemplateStore(store)
 
     @property
     def encoder(self) -> FaceEncoder | None:
@@ -81,7 +85,9 @@ class Application:
 
     # -- the gallery and recognition ---------------------------------------------------------------
     def gallery(self) -> Gallery:
-        return self.store.gallery(self.model_version)
+        """Everyone's pictures for the running model; with ``match_templates = "mean"``, one mean per person."""
+        gallery = self.store.gallery(self.model_version)
+        return gallery.means() if self.recognizer and self.recognizer.settings.match_templates == "mean" else gallery
 
     def thresholds(self, gallery_size: int | None = None) -> Thresholds:
         """The thresholds the kiosk decides with for a gallery of this size (default: today's)."""
@@ -91,8 +97,12 @@ class Application:
         return self.recognizer.recognize(image_bgr, self.gallery() if gallery is None else gallery)
 
     def reembed(self) -> tuple[int, list[int]]:
-        """Bring everyone to the running model (see :func:`kiosk.enrollment.reembed`)."""
-        return reembed(self.store, self.encoder)
+        """Bring everyone, and their templates, to the running model (see :func:`kiosk.enrollment.reembed`)."""
+        redone, need_photo = reembed(self.store, self.encoder)
+        for template_id, image, face in self.templates.stale(self.model_version):
+            crop, embedding = self.encoder.embed_face(image, face)
+            self.templates.update_embedding(template_id, crop, embedding, self.model_version)
+        return redone, need_photo
 
     def stale_references(self) -> list[int]:
         return self.store.stale_references(self.model_version)
@@ -140,7 +150,62 @@ class Application:
         self.store.set_expected_start(employee_id, start)
 
     def remove(self, employee_id: int, purge: bool = False) -> None:
+        """Deletes their photo and templates; their attendance too with ``purge``."""
         self.store.remove_employee(employee_id, purge_attendance=purge)
+
+    # -- templates: more pictures of a person than the enrolment photo -------------------------------
+    def add_photo(self, employee_id: int, ref: Reference) -> int:
+        """Another photo of an enrolled person (the enrolment photo stays the reference)."""
+        self.store.get_employee(employee_id)
+        return self._add_template(employee_id, PHOTO, ref.image, ref.face, ref.crop, ref.embedding, None)
+
+    def learn(self, person: int, event: Recognised, best: BestFace | None, entry: Entry | None) -> int | None:
+        """Keep a confident welcome's face as a template of ``person``; returns its id, or None when not learnt."""
+        settings = self.recognizer.settings
+        evidence = event.evidence
+        if not settings.learn_from_visits or settings.max_templates == 0 or entry is None or best is None or evidence is None:
+            return None
+        gallery = self.store.gallery(self.model_version)
+        threshold = self.thresholds(len(gallery)).good
+        if not (
+            evidence.good
+            and best.good
+            and templates.confident(event.distance, event.margin, threshold, settings.learn_within, settings.learn_margin)
+        ):
+            return None
+        fused = evidence.mean()
+        if not templates.anchored(fused, _reference_of(gallery, person), threshold):
+            return None
+        image, face = reference_image(best.frame, best.face)
+        crop, _ = self.encoder.embed_face(image, face)
+        return self._add_template(person, DOOR, image, face, crop, fused, entry.id)
+
+    def _add_template(self, person, source, image, face, crop, embedding, entry_id) -> int:
+        """Add a template, then keep the person's most varied ``max_templates``."""
+        template_id = self.templates.add(
+            person,
+            source,
+            image=image,
+            face=face,
+            crop=crop,
+            embedding=embedding,
+            model_version=self.model_version,
+            entry_id=entry_id,
+        )
+        ids, rows = self.templates.embeddings(person, self.model_version)
+        reference = _reference_of(self.store.gallery(self.model_version), person)
+        keep = templates.most_varied(reference, rows, self.recognizer.settings.max_templates)
+        self.templates.remove([template for i, template in enumerate(ids) if i not in keep])
+        return template_id
+
+    def templates_of(self, employee_id: int) -> list[Template]:
+        return self.templates.of(employee_id)
+
+    def template_picture(self, template_id: int) -> tuple[int, np.ndarray]:
+        return self.templates.picture(template_id)
+
+    def remove_template(self, template_id: int) -> None:
+        self.templates.remove([template_id])
 
     # -- punches -------------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -181,15 +246,21 @@ class Application:
             employee_id, attendance.ADDED, at=at, direction=direction, author=author, note=note, work_day=self.work_day(at)
         )
 
-    def correct(self, entry_id: int, kind: str, *, author: str, note: str, direction: str | None = None) -> Entry:
-        """Void an entry or change its direction (the entry itself stays)."""
+    def correct(
+        self, entry_id: int, kind: str, *, author: str, note: str, direction: str | None = None, wrong_person: bool = False
+    ) -> Entry:
+        """Void an entry or change its direction (the entry itself stays). A
+        punch voided as the wrong person also loses the template its visit taught."""
         owner = self.store.entry_owner(entry_id)
         if owner is None:
             raise UnknownEntry(entry_id)
         now = self.now()
-        return self.store.add_correction(
+        entry = self.store.add_correction(
             owner, kind, at=now, target=entry_id, author=author, note=note, work_day=self.work_day(now), direction=direction
         )
+        if wrong_person and kind == attendance.VOID:
+            self.templates.remove(self.templates.learnt_from(entry_id))
+        return entry
 
     # -- timesheets -----------------------------------------------------------------------------------
     def expected_starts(self) -> dict[int, dt.time | None]:
@@ -222,6 +293,11 @@ class Application:
     def entry_count(self, employee_id: int) -> int:
         """How many log rows a purge of this person would delete."""
         return len(self.store.punch_log(employee_id=employee_id))
+
+
+def _reference_of(gallery: Gallery, person: int) -> np.ndarray:
+    """The person's enrolment-photo embedding in the gallery."""
+    return gallery.references()[int(np.flatnonzero(gallery.ids == person)[0])]
 
 
 class UnknownEntry(KeyError):

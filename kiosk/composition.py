@@ -115,11 +115,20 @@ def build_loop(config: Config, app, status, open_camera, *, monotonic=time.monot
     from kiosk.preview import PreviewFeed
     from kiosk.screen_state import ScreenState
     from kiosk.visit_decision import VisitDecision
-    from kiosk.visits import VoteSettings
+    from kiosk.visits import VisitSettings
 
     rec = config.recognition
     pump = CameraPump(open_camera, status, threading.Event(), monotonic=monotonic, retry_max_seconds=retry_max_seconds)
-    decision = VisitDecision(app, VoteSettings(rec.frames_needed, rec.frames_window, rec.visit_gap_seconds), status)
+    rules = VisitSettings(
+        mode=rec.decide_by,
+        gap_seconds=rec.visit_gap_seconds,
+        evidence_frames=rec.evidence_frames,
+        decide_frames=rec.decide_frames,
+        fair_weight=rec.fair_frame_weight,
+        needed=rec.frames_needed,
+        window=rec.frames_window,
+    )
+    decision = VisitDecision(app, rules, status)
     screen = ScreenState(status, config.display, app.zone)
     preview = PreviewFeed(status.preview, config.display.preview_fps) if config.display.preview else None
     return KioskLoop(pump, decision, app, screen, status, preview)

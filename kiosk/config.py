@@ -154,17 +154,30 @@ class ModelSettings(Settings):
 class RecognitionSettings(Settings):
     """When a run of frames names a person, or nobody."""
 
-    frames_needed: int = Field(3, ge=1, le=30)  # k agreeing good frames ...
+    # "fused": the visit's usable faces are averaged and judged as one; "votes": release 2026.11's k-of-n vote.
+    decide_by: Literal["fused", "votes"] = "fused"
+    evidence_frames: float = Field(2.0, ge=1, le=30)  # fused: good frames' worth of evidence before a name ...
+    decide_frames: float = Field(5.0, ge=1, le=60)  # ... and before "not recognised"
+    fair_frame_weight: float = Field(0.5, gt=0, le=1)  # fused: a fair face counts this much of a good one
+    frames_needed: int = Field(3, ge=1, le=30)  # votes: k agreeing good frames ...
     frames_window: int = Field(5, ge=1, le=60)  # ... out of the last n
     visit_gap_seconds: float = Field(1.5, gt=0, le=60)  # no face this long ends a visit
     margin_fraction: float = Field(0.1, ge=0, lt=1)  # the runner-up must be this fraction of the threshold further away
     stranger_accept_rate: float = Field(0.01, gt=0, lt=1)  # chance a stranger's face passes as someone
     fair_rate_factor: float = Field(0.3, gt=0, le=1)  # a fair-quality face is held to this fraction of that chance
+    # Templates: more pictures of a person than the enrolment photo (learnt at the door, or added on the admin page).
+    learn_from_visits: bool = True  # a confident welcome's face becomes a template of that person
+    max_templates: int = Field(5, ge=0, le=20)  # per person, besides the enrolment photo; the most varied are kept
+    learn_within: float = Field(0.8, gt=0, le=1)  # ... when the visit was this fraction of the threshold away or nearer
+    learn_margin: float = Field(0.5, ge=0, le=2)  # ... and the runner-up this fraction of the threshold further away
+    match_templates: Literal["nearest", "mean"] = "nearest"  # a person's distance: to their nearest picture, or their mean
 
     @model_validator(mode="after")
     def _window_holds_the_votes(self) -> RecognitionSettings:
         if self.frames_needed > self.frames_window:
             raise _rule(f"recognition.frames_needed ({self.frames_needed}) exceeds frames_window ({self.frames_window})")
+        if self.evidence_frames > self.decide_frames:
+            raise _rule(f"recognition.evidence_frames ({self.evidence_frames:g}) exceeds decide_frames ({self.decide_frames:g})")
         return self
 
 

@@ -16,7 +16,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kiosk.alignment import warp
 from kiosk.detection import Detection
-from kiosk.matching import cosine_distance
 from kiosk.recognition import FaceEncoder
 from kiosk.store import Store
 from kiosk.store_rows import Gallery
@@ -144,7 +143,7 @@ def lookalikes(gallery: Gallery, embedding: np.ndarray, threshold: float, exclud
     """Enrolled people this face would be accepted as: likely duplicates or risky pairs."""
     if not len(gallery):
         return []
-    d = cosine_distance(gallery.embeddings, embedding)
+    d = gallery.distances(embedding)
     return sorted(
         (
             Lookalike(int(gallery.ids[i]), gallery.names[i], float(d[i]))

@@ -66,7 +66,7 @@ class KioskLoop:
         self.status.frames += 1
         for event in events:
             if isinstance(event, visits.Recognised):
-                self._punch(event.person, event.distance, now)
+                self._punch(event, now)
             elif isinstance(event, visits.NotRecognised):
                 self.status.unknown_faces += 1
                 log.info("unrecognised face (counted, not logged)")
@@ -78,8 +78,9 @@ class KioskLoop:
             self.preview.offer(frame, None if face is None else face.box, result.quality.good, now)
         return result
 
-    def _punch(self, person: int, distance: float | None, now: float) -> None:
-        outcome = self.app.record_visit(person, distance, self.decision.name_of(person))
+    def _punch(self, event: visits.Recognised, now: float) -> None:
+        person = event.person
+        outcome = self.app.record_visit(person, event.distance, self.decision.name_of(person))
         if outcome.entry is not None:
             log.info("punch %s for employee %d", outcome.entry.direction, person)
             self.status.last_recognitions.appendleft(
@@ -91,6 +92,11 @@ class KioskLoop:
                 }
             )
         self.screen.punched(person, outcome, now)
+        try:
+            if self.app.learn(person, event, self.decision.best_named, outcome.entry) is not None:
+                log.info("learnt a new template of employee %d at the door", person)
+        except Exception:  # a picture not kept must never cost a punch or the loop
+            log.exception("could not keep the visit's face as a template")
 
     def run(self) -> None:
         """Until stopped, or until a replay that does not loop has played out;

@@ -36,12 +36,22 @@ class Match:
         return self.distance <= threshold and self.margin >= min_margin
 
 
+def nearest_per_person(rows: np.ndarray, starts: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each person's distance to ``query``: to the nearest of their rows, with
+    the rows grouped by person and ``starts`` the first row of each."""
+    return np.minimum.reduceat(cosine_distance(rows, query), starts)
+
+
 def best_match(gallery: np.ndarray, query: np.ndarray) -> Match | None:
     """Nearest gallery row and its margin to the runner-up; None for an empty gallery."""
-    n = len(gallery)
+    return nearest_of(cosine_distance(gallery, query)) if len(gallery) else None
+
+
+def nearest_of(d: np.ndarray) -> Match | None:
+    """The smallest of ``d`` (one distance per person) and its margin to the runner-up."""
+    n = len(d)
     if n == 0:
         return None
-    d = cosine_distance(gallery, query)
     if n == 1:
         return Match(0, float(d[0]), float("inf"))
     two = np.argpartition(d, 1)[:2]

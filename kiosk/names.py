@@ -1,7 +1,9 @@
-"""What a person's name may be: one rule for the CLI, the admin page and the store."""
+"""What people may type: a person's name, a correction's reason and author,
+and the time someone is due; one rule each for the CLI, the admin page and the store."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_LENGTH = 100
@@ -49,3 +51,35 @@ def clean_name(raw: str) -> str:
                 "which make one name look like another."
             )
     return name
+
+
+def _unprintable(text: str) -> str | None:
+    """What is wrong with text meant for one line of a page or a CSV cell, or None."""
+    if any(unicodedata.category(ch) == "Cs" for ch in text):
+        return "is not valid text (it has bytes that are not UTF-8)"
+    if any(ch in BIDI_CONTROLS for ch in text):
+        return "cannot contain text-direction control characters"
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
+        return "cannot contain line breaks, tabs, NUL or other control characters"
+    return None
+
+
+def clean_text(raw: str, what: str, max_length: int = 300) -> str:
+    """Free text such as a correction's reason, trimmed, or ValueError naming
+    ``what`` and saying why not. The fleet database refuses NUL, so a row
+    with one could never be sent; the pages and CSV files show the rest."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValueError(f"the {what} is empty")
+    if problem := _unprintable(text):
+        raise ValueError(f"the {what} {problem}")
+    if len(text) > max_length:
+        raise ValueError(f"the {what} can have at most {max_length} characters (this one has {len(text)})")
+    return text
+
+
+def clean_time(raw: str | None) -> str | None:
+    """A local time of day as HH:MM (None stays None), or ValueError."""
+    if raw is not None and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", raw):
+        raise ValueError(f"{raw!r} is not a time such as 08:30")
+    return raw

@@ -15,9 +15,10 @@ from kiosk.config import QualitySettings, RecognitionSettings
 from kiosk.contract import ModelContract
 from kiosk.detection import Detector
 from kiosk.embedding import Embedder
-from kiosk.matching import Match, best_match, gallery_threshold
+from kiosk.matching import Match, gallery_threshold, nearest_of
 from kiosk.quality import GOOD, QualityResult, check_quality
 from kiosk.store_rows import Gallery
+from kiosk.visits import Opinion
 
 
 @dataclass
@@ -33,6 +34,7 @@ class FrameResult:
     name: str | None = field(default=None, init=False)
     accepted: bool = field(default=False, init=False)
     threshold: float | None = field(default=None, init=False)  # the one the match was held to
+    embedding: np.ndarray | None = field(default=None, init=False, repr=False)  # of a usable face
 
     @property
     def face_found(self) -> bool:
@@ -152,13 +154,26 @@ class Recognizer:
         result = FrameResult(quality, timings)
         if embedding is None:
             return result
+        result.embedding = embedding
         t = time.perf_counter()
-        match = best_match(gallery.embeddings, embedding) if len(gallery) else None
+        match = nearest_of(gallery.distances(embedding)) if len(gallery) else None
         timings["match"] = time.perf_counter() - t
         result.match = match
         if match is not None:
             result.employee_id = int(gallery.ids[match.index])
             result.name = gallery.names[match.index]
             result.threshold = self.thresholds(len(gallery)).for_tier(quality.tier)
-            result.accepted = match.accepted(result.threshold, self.settings.margin_fraction * result.threshold)
+            result.accepted = self.accepts(match, result.threshold)
         return result
+
+    def accepts(self, match: Match, threshold: float) -> bool:
+        """Within the threshold, and clearly nearer than the next person."""
+        return match.accepted(threshold, self.settings.margin_fraction * threshold)
+
+    def opinion(self, embedding: np.ndarray, tier: str, gallery: Gallery) -> Opinion:
+        """The gallery's answer for an embedding of this tier (a visit's fused evidence)."""
+        match = nearest_of(gallery.distances(embedding)) if len(gallery) else None
+        if match is None:
+            return Opinion(None, None, False)
+        threshold = self.thresholds(len(gallery)).for_tier(tier)
+        return Opinion(int(gallery.ids[match.index]), match.distance, self.accepts(match, threshold), match.margin)

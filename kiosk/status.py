@@ -70,6 +70,7 @@ class Status:
     gallery_size: int = 0
     camera: CameraState = field(default_factory=CameraState)
     preview: PreviewState = field(default_factory=PreviewState)
+    threshold_fair: float = field(default=0.0, init=False)  # for fair faces
     screen: Screen = field(default_factory=lambda: Screen("idle", IDLE_TITLE), init=False)
     face: dict | None = field(
         default=None, init=False
@@ -109,6 +110,7 @@ class Status:
             "gallery_size": self.gallery_size,
             "model_version": self.model_version,
             "threshold": self.threshold,
+            "threshold_fair": self.threshold_fair,
             "unknown_faces": self.unknown_faces,
             "frames": self.frames,
             "sequence": self.sequence,

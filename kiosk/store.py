@@ -21,7 +21,7 @@ from kiosk.attendance import Entry
 from kiosk.database_file import DatabaseFile
 from kiosk.detection import Detection
 from kiosk.image_codec import decode_png, encode_png, face_from_json
-from kiosk.names import clean_name
+from kiosk.names import clean_name, clean_text, clean_time
 from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference, entry_from_row, reference_row
 
 # The rules look back this far: the cooldown and the work day so far.
@@ -126,6 +126,7 @@ class Store:
             if self.db.execute("UPDATE employees SET active = 0 WHERE id = ? AND active = 1", (employee_id,)).rowcount == 0:
                 raise UnknownEmployee(employee_id)
             self.db.execute("DELETE FROM reference_faces WHERE employee_id = ?", (employee_id,))
+            self.db.execute("DELETE FROM templates WHERE employee_id = ?", (employee_id,))
             if purge_attendance:
                 self.db.execute("INSERT INTO meta VALUES ('purging', '1')")
                 self.db.execute("DELETE FROM attendance WHERE employee_id = ?", (employee_id,))
@@ -148,8 +149,7 @@ class Store:
 
     def set_expected_start(self, employee_id: int, start: str | None) -> None:
         """When the person is due (local HH:MM), or None for the configured default."""
-        if start is not None:
-            dt.time.fromisoformat(start)
+        clean_time(start)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             if (
@@ -179,20 +179,23 @@ class Store:
 
     # -- the gallery ---------------------------------------------------------------------
     def gallery(self, model_version: str) -> Gallery:
+        """Everyone with a reference for this model: the reference first, then their templates."""
         generation = self.generation()
         rows = self.db.execute(
-            "SELECT e.id, e.name, r.embedding FROM employees e JOIN reference_faces r ON r.employee_id = e.id "
-            "WHERE e.active = 1 AND r.model_version = ? ORDER BY e.id",
+            "SELECT e.id, e.name, r.embedding, 0 AS t FROM employees e JOIN reference_faces r ON r.employee_id = e.id "
+            "WHERE e.active = 1 AND r.model_version = ?1 UNION ALL "
+            "SELECT e.id, e.name, t.embedding, t.id FROM templates t JOIN employees e ON e.id = t.employee_id "
+            "JOIN reference_faces r ON r.employee_id = e.id AND r.model_version = ?1 "
+            "WHERE e.active = 1 AND t.model_version = ?1 ORDER BY 1, 4",
             (model_version,),
         ).fetchall()
         if not rows:
             return Gallery(np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32), generation)
-        return Gallery(
-            np.array([r[0] for r in rows]),
-            [r[1] for r in rows],
-            np.stack([np.frombuffer(r[2], np.float32) for r in rows]),
-            generation,
-        )
+        owners = np.array([r[0] for r in rows])
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        embeddings = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
+        names = [rows[i][1] for i in starts]
+        return Gallery(owners[starts], names, embeddings, generation, None if len(starts) == len(rows) else starts)
 
     def latest_gallery(self, model_version: str) -> Gallery:
         """The gallery as fresh as can be had (a fleet member pulls first)."""
@@ -273,6 +276,7 @@ class Store:
             raise ValueError(f"not a correction: {kind!r}")
         if not note.strip():
             raise ValueError("a correction needs a reason")
+        note, author = clean_text(note, "reason"), clean_text(author, "author", 200)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.get_employee(employee_id)
@@ -288,7 +292,7 @@ class Store:
                 direction=direction,
                 target=target,
                 author=author,
-                note=note.strip(),
+                note=note,
                 kiosk_id=kiosk_id,
             )
 

@@ -12,6 +12,7 @@ import numpy as np
 from kiosk.attendance import Entry
 from kiosk.detection import Detection
 from kiosk.image_codec import encode_png, face_to_json
+from kiosk.matching import cosine_distance, l2_normalize, nearest_per_person
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,35 @@ class LogRow:
 
 @dataclass(frozen=True)
 class Gallery:
-    """Snapshot of the enrolled faces for one model version, for matching."""
+    """Snapshot of the enrolled faces for one model version, for matching:
+    each person's enrolment photo and the templates learnt or added since
+    (rows grouped by person, the enrolment photo first)."""
 
-    ids: np.ndarray
+    ids: np.ndarray  # (N,) person ids
     names: list[str]
-    embeddings: np.ndarray  # (N, D) unit rows
+    embeddings: np.ndarray  # (R, D) unit rows, R >= N
     generation: int
+    starts: np.ndarray | None = None  # (N,) each person's first row; None: one row each
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def distances(self, query: np.ndarray) -> np.ndarray:
+        """Each person's distance to ``query``: to the nearest of their rows."""
+        if self.starts is None:
+            return cosine_distance(self.embeddings, query)
+        return nearest_per_person(self.embeddings, self.starts, query)
+
+    def references(self) -> np.ndarray:
+        """Each person's enrolment-photo embedding, (N, D)."""
+        return self.embeddings if self.starts is None else self.embeddings[self.starts]
+
+    def means(self) -> Gallery:
+        """One row per person: the mean of their rows, back on the unit sphere."""
+        if self.starts is None:
+            return self
+        sums = np.add.reduceat(self.embeddings, self.starts, axis=0)
+        return Gallery(self.ids, self.names, l2_normalize(sums), self.generation)
 
     def name_of(self, employee_id: int) -> str | None:
         hits = np.flatnonzero(self.ids == employee_id)

@@ -1,6 +1,7 @@
 """Each frame through the recogniser and the visit rules (kiosk.visits): the
 events that say who a visit names, or that it names nobody. Keeps the
-gallery current: an admin's change reaches the next frame."""
+gallery current (an admin's change reaches the next frame) and the visit's
+best face, which a confident welcome may keep as a template."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kiosk import visits
 from kiosk.application import Application
 from kiosk.recognition import FrameResult
 from kiosk.status import Status
+from kiosk.templates import BestFace
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,8 @@ def seen(result: FrameResult) -> visits.Seen:
     quality = result.quality
     return visits.Seen(
         face=result.face_found,
-        good=quality.good,
+        tier=quality.tier if quality.ok else None,
+        embedding=result.embedding,
         person=result.employee_id if result.accepted and quality.good else None,
         distance=result.match.distance if result.match else None,
         guidance=quality.reason if result.face_found and not quality.good else None,
@@ -31,15 +34,18 @@ def seen(result: FrameResult) -> visits.Seen:
 class VisitDecision:
     """The current visit and the gallery it is matched against."""
 
-    def __init__(self, app: Application, votes: visits.VoteSettings, status: Status):
-        self.app, self.votes, self.status = app, votes, status
+    def __init__(self, app: Application, settings: visits.VisitSettings, status: Status):
+        self.app, self.settings, self.status = app, settings, status
         self.visit = visits.Visit()
+        self.best: BestFace | None = None  # of the evidence not yet used to name anyone
+        self.best_named: BestFace | None = None  # the best face of the evidence that named the last person
         self.gallery = app.gallery()
         self._publish()
 
     def _publish(self) -> None:
         self.status.gallery_size = len(self.gallery)
-        self.status.threshold = self.app.thresholds(len(self.gallery)).good
+        thresholds = self.app.thresholds(len(self.gallery))
+        self.status.threshold, self.status.threshold_fair = thresholds.good, thresholds.fair
 
     def _refresh(self) -> None:
         # One cheap query a frame: admin changes reach the loop on the next frame.
@@ -48,10 +54,22 @@ class VisitDecision:
             self._publish()
             log.info("gallery reloaded: %d people", len(self.gallery))
 
+    def _judge(self, embedding: np.ndarray, tier: str) -> visits.Opinion:
+        return self.app.recognizer.opinion(embedding, tier, self.gallery)
+
     def step(self, frame_bgr: np.ndarray, now: float) -> tuple[FrameResult, list[visits.Event]]:
         self._refresh()
         result = self.app.identify(frame_bgr, self.gallery)
-        self.visit, events = visits.step(self.visit, seen(result), now, self.votes)
+        before = self.visit
+        self.visit, events = visits.step(self.visit, seen(result), now, self.settings, self._judge)
+        if not self.visit.active or self.visit.started != before.started:
+            self.best = None  # a new visit, or none
+        if result.embedding is not None:
+            candidate = BestFace(frame_bgr, result.quality.face, result.quality.good)
+            if candidate.beats(self.best):
+                self.best = candidate
+        if any(isinstance(e, visits.Recognised) for e in events):
+            self.best_named, self.best = self.best, None  # the face that named them; the evidence starts afresh
         return result, events
 
     def in_view(self, person: int) -> bool:

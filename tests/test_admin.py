@@ -210,7 +210,7 @@ def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
     loop = make_loop(
         Store(tmp_path / "kiosk.db"),
         encoder,
-        recognition=RecognitionSettings(frames_needed=1, frames_window=1),
+        recognition=RecognitionSettings(evidence_frames=1, decide_frames=1, learn_from_visits=False),
         rules=AttendanceSettings(cooldown_seconds=0),
         display=DisplaySettings(preview=False),
         kiosk_id="k",

@@ -175,7 +175,7 @@ def test_admin_changes_reach_the_running_loop(lfw, tmp_path, encoder):
     loop = make_loop(
         store,
         encoder,
-        recognition=RecognitionSettings(frames_needed=1, frames_window=1),
+        recognition=RecognitionSettings(evidence_frames=1, decide_frames=1, learn_from_visits=False),
         rules=AttendanceSettings(cooldown_seconds=0),
         display=DisplaySettings(preview=False),
         kiosk_id="k",

@@ -109,6 +109,8 @@ class Replica:
                     )
                 else:
                     self.db.execute("DELETE FROM reference_faces WHERE employee_id = ?", (c.id,))
+                if not c.active:  # the pictures this door learnt of them go with them
+                    self.db.execute("DELETE FROM templates WHERE employee_id = ?", (c.id,))
             self._set_meta("fleet_gallery_revision", changes[-1].revision)
             self.store.bump_generation()
 
@@ -222,6 +224,7 @@ class MemberStore:
             "history",
             "entries",
             "punch_log",
+            "bump_generation",
         }
     )
 
