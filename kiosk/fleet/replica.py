@@ -24,7 +24,7 @@ import datetime as dt
 from kiosk.database_file import StoreError
 from kiosk.fleet.central import Central, CentralError
 from kiosk.fleet.rows import PersonChange, Punch
-from kiosk.names import clean_name
+from kiosk.names import clean_name, clean_time
 from kiosk.store import Store, UnknownEmployee
 from kiosk.store_rows import reference_row
 
@@ -274,9 +274,7 @@ class MemberStore:
         self.pull_gallery()
 
     def set_expected_start(self, employee_id, start) -> None:
-        if start is not None:
-            dt.time.fromisoformat(start)
-        self._central_change(self.central.set_expected_start, employee_id, start)
+        self._central_change(self.central.set_expected_start, employee_id, clean_time(start))
         self.pull_gallery()
 
     def remove_employee(self, employee_id, purge_attendance=False) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired
@@ -87,6 +87,14 @@ def logged_in() -> bool:
     return session.get("epoch") == passwords.session_epoch(_data_dir())
 
 
+def local_target(raw: str, field: str, default: str) -> str:
+    """Where to go back to after a form: a page of the admin site, else ``default``.
+    A control character (CR/LF would split the Location header) is a bad request."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        abort(400, description=f"'{field}' must be a page of this site, without control characters.")
+    return raw if raw.startswith("/admin") and not raw.startswith("//") and "\\" not in raw else default
+
+
 def login_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
@@ -106,6 +114,7 @@ def login():
         return render_template("setup.html"), 503
     attempts: Attempts = current_app.extensions["login_attempts"]
     client = request.remote_addr or "?"
+    target = local_target(request.args.get("next", ""), "next", url_for("staff.employees"))
     form = LoginForm()
     if form.validate_on_submit():
         if not attempts.begin(client):
@@ -115,8 +124,7 @@ def login():
             session.clear()
             session.permanent = True  # the cookie expires with the session
             session.update(admin=True, since=time.time(), epoch=passwords.session_epoch(_data_dir()))
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/admin") and not target.startswith("//") else url_for("staff.employees"))
+            return redirect(target)
         current_app.logger.warning("failed admin login from %s", client)
         return render_template("login.html", form=form, error="Wrong password."), 401
     return render_template("login.html", form=form, error=None)

@@ -49,7 +49,9 @@ class PhotoForm(FlaskForm):
 
 class HoursForm(FlaskForm):
     expected_start = StringField(
-        "Due at", validators=[Optional(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Use a time such as 08:30.")]
+        # \Z, not $: "$" also matches before a final newline, and "08:30\n" is no time.
+        "Due at",
+        validators=[Optional(), Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z", message="Use a time such as 08:30.")],
     )
 
 
@@ -93,6 +95,8 @@ def _enrol(name: str, ref: Reference, employee_id: int | None, force: bool = Fal
 
 
 def _employee_or_404(employee_id: int):
+    if employee_id > 2**63 - 1:  # larger than any id SQLite can hold (it would raise, not find nobody)
+        abort(400, description=f"{employee_id} is not an employee's number.")
     try:
         return application().employee(employee_id)
     except UnknownEmployee:

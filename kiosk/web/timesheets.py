@@ -18,11 +18,14 @@ from kiosk import attendance
 from kiosk.application import UnknownEntry
 from kiosk.attendance import DayRecord, Entry
 from kiosk.store import UnknownEmployee
-from kiosk.web.auth import login_required
+from kiosk.web.auth import local_target, login_required
 from kiosk.web.services import application
 
 bp = Blueprint("timesheets", __name__, url_prefix="/admin")
 MAX_RANGE_DAYS = 370
+# Days a timesheet can show: well inside what dates, time zones and the week's arithmetic can hold.
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 DIRECTIONS = [("in", "IN"), ("out", "OUT")]
 
 PUNCH_COLUMNS = [
@@ -88,16 +91,24 @@ def _date_arg(name: str, default: dt.date) -> dt.date:
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         abort(400, description=f"'{name}' must be a date such as 2026-11-23.")
+    return _in_calendar(day, name)
+
+
+def _in_calendar(day: dt.date, name: str) -> dt.date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        abort(400, description=f"'{name}' must be a date from {FIRST_DAY} to {LAST_DAY}.")
+    return day
 
 
 def _person_arg() -> int | None:
     raw = request.args.get("employee", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    # isdigit alone lets "²" through, and a 5,000-digit number is too long for int() and for SQLite.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
         abort(400, description="'employee' must be a person's number.")
     return int(raw)
 
@@ -206,8 +217,7 @@ def _author() -> str:
 
 
 def _back(form) -> str:
-    target = form.back.data or ""
-    return target if target.startswith("/admin/") and not target.startswith("//") else url_for("timesheets.timesheet")
+    return local_target(form.back.data or "", "back", url_for("timesheets.timesheet"))
 
 
 @bp.post("/corrections/add")
@@ -215,29 +225,39 @@ def _back(form) -> str:
 def add_punch():
     form = AddForm()
     form.employee.choices = [(e.id, e.name) for e in application().employees()]
+    back = _back(form)
+    if form.day.data is not None:
+        _in_calendar(form.day.data, "day")
     if not form.validate_on_submit():
         flash("To add a punch, choose a person, a day, a time and give a reason.")
-        return redirect(_back(form))
-    application().add_punch(
-        form.employee.data, form.day.data, form.time.data, form.direction.data, author=_author(), note=form.note.data
-    )
+        return redirect(back)
+    try:
+        application().add_punch(
+            form.employee.data, form.day.data, form.time.data, form.direction.data, author=_author(), note=form.note.data
+        )
+    except (ValueError, UnknownEmployee) as exc:
+        flash(f"Not recorded: {exc}")
+        return redirect(back)
     flash("Punch added.")
-    return redirect(_back(form))
+    return redirect(back)
 
 
 def _correct(kind: str, form, **extra):
+    back = _back(form)
+    if form.entry.data is not None and not 0 < form.entry.data <= MAX_ID:
+        abort(400, description="'entry' must be a punch's number.")
     if not form.validate_on_submit():
         flash("Give a reason for the correction.")
-        return redirect(_back(form))
+        return redirect(back)
     try:
         application().correct(form.entry.data, kind, author=_author(), note=form.note.data, **extra)
     except UnknownEntry:
         abort(404, description=f"No punch {form.entry.data}.")
     except (ValueError, UnknownEmployee) as exc:
         flash(f"Not recorded: {exc}")
-        return redirect(_back(form))
+        return redirect(back)
     flash("Correction recorded; the original punch stays in the log.")
-    return redirect(_back(form))
+    return redirect(back)
 
 
 @bp.post("/corrections/void")
