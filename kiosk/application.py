@@ -46,6 +46,13 @@ class Enrolled:
 
 
 @dataclass(frozen=True)
+class LookalikePair:
+    first: int
+    second: int
+    distance: float
+
+
+@dataclass(frozen=True)
 class VisitOutcome:
     """What a recognised visit recorded: a punch (``entry``), or nothing
     because of the ``earlier`` punch within the cooldown."""
@@ -121,6 +128,21 @@ class Application:
         threshold = self.recognizer.thresholds(len(gallery) + (replacing is None)).good
         return lookalikes(gallery, ref.embedding, threshold, exclude=replacing)
 
+    def lookalike_pairs(self) -> list[LookalikePair]:
+        """Enrolled people whose enrolment photos are within today's threshold of each other."""
+        gallery = self.store.gallery(self.model_version)
+        if len(gallery) < 2:
+            return []
+        references = gallery.references()
+        distance = 1.0 - references @ references.T
+        threshold = self.thresholds(len(gallery)).good
+        first, second = np.nonzero(np.triu(distance <= threshold, k=1))
+        pairs = [
+            LookalikePair(int(gallery.ids[a]), int(gallery.ids[b]), float(distance[a, b]))
+            for a, b in zip(first, second, strict=True)
+        ]
+        return sorted(pairs, key=lambda p: p.distance)
+
     def enrol(self, name: str, ref: Reference, *, replacing: int | None = None, force: bool = False) -> Enrolled:
         """Add a person (or give ``replacing`` a new photo); refuses a face that
         looks like someone else's unless ``force``."""
@@ -155,8 +177,17 @@ class Application:
 
     # -- templates: more pictures of a person than the enrolment photo -------------------------------
     def add_photo(self, employee_id: int, ref: Reference) -> int:
-        """Another photo of an enrolled person (the enrolment photo stays the reference)."""
-        self.store.get_employee(employee_id)
+        """Another photo of an enrolled person. The enrolment photo stays the
+        reference: the new one must match it, and must not look like anyone else."""
+        name = self.store.get_employee(employee_id).name
+        gallery = self.store.gallery(self.model_version)
+        threshold = self.thresholds(len(gallery)).good
+        if employee_id not in gallery.ids or not templates.anchored(
+            ref.embedding, _reference_of(gallery, employee_id), threshold
+        ):
+            raise NotThisPerson(f"this photo does not look enough like {name}'s enrolment photo; use a clear photo of {name}")
+        if similar := lookalikes(gallery, ref.embedding, threshold, exclude=employee_id):
+            raise NotThisPerson(f"this photo also looks like {similar[0].name}; use a clear photo of {name} alone")
         return self._add_template(employee_id, PHOTO, ref.image, ref.face, ref.crop, ref.embedding, None)
 
     def learn(self, person: int, event: Recognised, best: BestFace | None, entry: Entry | None) -> int | None:
@@ -298,6 +329,10 @@ class Application:
 def _reference_of(gallery: Gallery, person: int) -> np.ndarray:
     """The person's enrolment-photo embedding in the gallery."""
     return gallery.references()[int(np.flatnonzero(gallery.ids == person)[0])]
+
+
+class NotThisPerson(ValueError):
+    """An added photo that would make the person's pictures drift from their enrolment photo, or look like someone else."""
 
 
 class UnknownEntry(KeyError):

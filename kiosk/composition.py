@@ -277,7 +277,8 @@ def check_config(config: Config, source: str) -> str:
     import os
     import socket
 
-    contract = recognizer(config).encoder.embedder.contract  # loads every model file exactly as serve does
+    rec = recognizer(config)  # loads every model file exactly as serve does
+    contract = rec.encoder.embedder.contract
     try:
         socket.getaddrinfo(config.web.host, config.web.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -302,7 +303,23 @@ def check_config(config: Config, source: str) -> str:
             raise ConfigError(f"fleet.database_url: {exc}") from None
         finally:
             central_db.close()
+    people = _gallery_size(config, contract.version)
+    thresholds = rec.thresholds(people)
     return (
-        f"{source}: OK (model {contract.version}, {contract.alignment}, threshold {contract.threshold:.4f} "
-        f"at a pair false-accept rate of {contract.metrics.get('far_target', '?')}){fleet}"
+        f"{source}: OK (model {contract.version}, {contract.alignment}; with {people} {'person' if people == 1 else 'people'} "
+        f"the kiosk decides at "
+        f"{thresholds.good:.4f} for good faces and {thresholds.fair:.4f} for fair ones){fleet}"
     )
+
+
+def _gallery_size(config: Config, model_version: str) -> int:
+    """How many people the kiosk would match against now (0 before anyone is enrolled)."""
+    from kiosk.store import Store
+
+    if not db_path(config).is_file():
+        return 0
+    store = Store(db_path(config), create=False)
+    try:
+        return len(store.gallery(model_version))
+    finally:
+        store.close()

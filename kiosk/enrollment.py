@@ -23,6 +23,20 @@ from kiosk.store_rows import Gallery
 MAX_PIXELS = 25_000_000  # e.g. 6000x4000; larger is refused before decoding (decompression bombs)
 MAX_SIDE = 2400  # photos are decoded no larger than this (JPEGs at reduced scale): far more than any face needs
 _DECODING = threading.Lock()  # one photo decoded at a time, so memory stays bounded however many arrive
+# Pillow opens dozens of formats, several of which (WebP, TIFF, icons) only say how large they are once
+# decoded; a photo is JPEG or PNG, whose size is in the header, so nothing else is even opened.
+FORMATS = ("JPEG", "PNG")
+# How other formats begin, so the refusal can say what the file is.
+_OTHER_FORMATS = (
+    (b"RIFF", b"WEBP", "a WebP image"),
+    (b"II*\0", b"", "a TIFF image"),
+    (b"MM\0*", b"", "a TIFF image"),
+    (b"\0\0\1\0", b"", "an icon (ICO)"),
+    (b"GIF8", b"", "a GIF image"),
+    (b"BM", b"", "a BMP image"),
+    (b"8BPS", b"", "a Photoshop file"),
+    (b"\0\0\0", b"ftypheic", "a HEIC photo"),
+)
 REFERENCE_SIZE = 256  # the stored reference image, a square around the face ...
 REFERENCE_SCALE = 2.4  # ... this many face-box widths wide: room for any model's crop, rotated
 
@@ -73,7 +87,7 @@ def decode_photo(data: bytes) -> np.ndarray:
     with _DECODING, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise EnrollmentError(
                         f"The photo is too large ({image.width}x{image.height} pixels). "
@@ -88,15 +102,23 @@ def decode_photo(data: bytes) -> np.ndarray:
                 rgb = np.asarray(upright)
         except EnrollmentError:
             raise
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
             if isinstance(exc, UnidentifiedImageError):
-                raise EnrollmentError("This file is not an image. Choose a photo (JPEG or PNG).") from exc
+                raise EnrollmentError(_not_a_photo(data)) from exc
             raise EnrollmentError(
                 f"The photo is too large to process. Use one under {MAX_PIXELS // 1_000_000} megapixels."
             ) from exc
-        except (OSError, SyntaxError, ValueError) as exc:
+        except Exception as exc:  # a hostile file can break a decoder in any way; it is damaged, not a crash
             raise EnrollmentError("The image file is damaged or incomplete. Take or export the photo again.") from exc
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _not_a_photo(data: bytes) -> str:
+    """Why a file that is neither JPEG nor PNG is refused, naming what it is when that is known."""
+    for start, marker, what in _OTHER_FORMATS:
+        if data.startswith(start) and marker in data[:16]:
+            return f"This file is {what}; only JPEG and PNG photos are used. Save or export it as JPEG or PNG."
+    return "This file is not a JPEG or PNG photo. Choose a photo (JPEG or PNG)."
 
 
 def read_photo(path: str | Path) -> np.ndarray:

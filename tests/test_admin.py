@@ -232,3 +232,32 @@ def test_web_changes_reach_the_running_loop(lfw, app, admin, encoder, tmp_path):
     admin.post(f"/admin/employees/{employee_id}/remove", data={"csrf_token": form_token(admin), "confirm": "yes"})
     visit()
     assert len(loop.app.store.punch_log()) == 1 and loop.status.gallery_size == 0
+
+
+@pytest.mark.lfw
+def test_more_photos_of_a_person_their_pictures_listed_and_removed(lfw, admin):
+    enroll(admin, "Colin Powell", photo_bytes("Colin_Powell", 1))
+    page = admin.get("/admin/employees/1").get_data(as_text=True)
+    assert "More pictures" in page and "None yet." in page
+
+    def add(person, number):
+        token = token_of(admin.get("/admin/employees/1").get_data(as_text=True))
+        data = {"csrf_token": token, "photo": (io.BytesIO(photo_bytes(person, number)), "more.jpg")}
+        admin.post("/admin/employees/1/templates", data=data, content_type="multipart/form-data")
+        return admin.get("/admin/employees/1").get_data(as_text=True)
+
+    page = add("Colin_Powell", 3)
+    assert "Photo added for Colin Powell." in page and "added photo" in page
+    picture = re.search(r'src="(/admin/templates/(\d+)\.png)"', page)
+    shown = admin.get(picture.group(1))
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    assert Image.open(io.BytesIO(shown.data)).size == (256, 256)
+    refused = add("Tony_Blair", 1)
+    assert "does not look enough like Colin Powell" in refused and refused.count("added photo") == 1
+    token = token_of(admin.get("/admin/employees/1").get_data(as_text=True))
+    gone = admin.post(
+        f"/admin/employees/1/templates/{picture.group(2)}/remove", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Picture removed." in gone.get_data(as_text=True) and "None yet." in gone.get_data(as_text=True)
+    assert admin.get(picture.group(1)).status_code == 404
+    assert admin.post("/admin/employees/1/templates/999/remove", data={"csrf_token": token}).status_code == 404

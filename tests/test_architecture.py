@@ -48,7 +48,7 @@ def test_no_import_cycles():
         state[node] = "open"
         for nxt in sorted(edges[node]):
             if state.get(nxt) == "open":
-                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(nxt):] + [nxt]))
+                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(nxt) :] + [nxt]))
             if nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = "done"
@@ -75,7 +75,13 @@ def test_the_kiosk_never_imports_the_trainer_or_heavy_frameworks():
     wrong = []
     for path in KIOSK.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             wrong += [f"{module_name(path)} imports {n}" for n in names if n.split(".")[0] in heavy]
     # psycopg lives behind the fleet's adapter, and only there.
     assert [w for w in wrong if not w.startswith("kiosk.fleet.central imports psycopg")] == []
@@ -103,8 +109,11 @@ def test_constructors_take_at_most_six_arguments():
                 continue
             if dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen:
                 continue
-            params = [p for p in inspect.signature(cls.__init__).parameters.values()
-                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            params = [
+                p
+                for p in inspect.signature(cls.__init__).parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
             if len(params) > 6:
                 wide.append(f"{name}.{cls_name}: {len(params)}")
     assert wide == []

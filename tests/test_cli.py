@@ -46,6 +46,9 @@ def test_enroll_identify_list_remove(lfw, tmp_path):
     assert duplicate.returncode == 1 and "would be recognised as Colin Powell" in duplicate.stderr
     same = json.loads(run(tmp_path, "kiosk", "identify", str(lfw_image("Colin_Powell", 2))).stdout)
     assert same["decision"] == "accepted" and same["name"] == "Colin Powell"
+    # check-config names the thresholds the kiosk decides with for the gallery it has now: the one identify used.
+    checked = run(tmp_path, "kiosk", "check-config").stdout
+    assert f"with 1 person the kiosk decides at {same['threshold']:.4f} for good faces" in checked
     assert "Colin Powell" in run(tmp_path, "kiosk", "list").stdout
     assert run(tmp_path, "kiosk", "remove", str(employee_id)).returncode == 0
     missing = run(tmp_path, "kiosk", "remove", str(employee_id))

@@ -12,7 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from kiosk.application import LooksLikeSomeone
+from kiosk.application import LooksLikeSomeone, NotThisPerson
 from kiosk.enrollment import EnrollmentError, Reference
 from kiosk.image_codec import encode_png
 from kiosk.names import MAX_LENGTH, InvalidName, clean_name
@@ -60,6 +60,10 @@ class RemoveForm(FlaskForm):
     confirm = StringField(validators=[Optional()])
 
 
+class PictureForm(FlaskForm):
+    """Removing one of a person's pictures: the CSRF token is all it carries."""
+
+
 class ConfirmForm(FlaskForm):
     token = StringField(validators=[DataRequired()])
 
@@ -105,9 +109,12 @@ def _employee_or_404(employee_id: int):
 
 def _staff_page(enroll=None, capture=None, error=None):
     app = application()
+    employees = app.employees()
     return render_template(
         "employees.html",
-        employees=app.employees(),
+        lookalike_pairs=app.lookalike_pairs(),
+        names={e.id: e.name for e in employees},
+        employees=employees,
         enroll=enroll or EnrollForm(),
         capture=capture or CaptureForm(),
         can_capture=services().capture is not None,
@@ -199,7 +206,59 @@ def employee(employee_id):
         hours=HoursForm(expected_start=e.expected_start or ""),
         default_start=current_app.config["KIOSK_CONFIG"].attendance.expected_start,
         needs_photo=employee_id in application().stale_references(),
+        templates=application().templates_of(employee_id),
+        extra=PhotoForm(),
+        drop=PictureForm(),
     )
+
+
+@bp.get("/templates/<int:template_id>.png")
+@login_required
+def template_photo(template_id):
+    try:
+        _, picture = application().template_picture(template_id)
+    except KeyError:
+        abort(404, description=f"No picture {template_id}.")
+    return Response(encode_png(picture), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/employees/<int:employee_id>/templates")
+@login_required
+def add_photo(employee_id):
+    """Another photo of the person: it helps the kiosk recognise them, and the enrolment photo stays the reference."""
+    e = _employee_or_404(employee_id)
+    form = PhotoForm()
+    try:
+        if not form.validate_on_submit():
+            raise EnrollmentError("Choose a photo.")
+        ref = application().reference_from_photo(form.photo.data.read())
+    except EnrollmentError as exc:
+        flash(str(exc))
+        return redirect(url_for("staff.employee", employee_id=employee_id))
+    try:
+        application().add_photo(employee_id, ref)
+    except NotThisPerson as exc:
+        flash(f"Not added: {exc}")
+        return redirect(url_for("staff.employee", employee_id=employee_id))
+    flash(f"Photo added for {e.name}.")
+    return redirect(url_for("staff.employee", employee_id=employee_id))
+
+
+@bp.post("/employees/<int:employee_id>/templates/<int:template_id>/remove")
+@login_required
+def remove_template(employee_id, template_id):
+    _employee_or_404(employee_id)
+    if not PictureForm().validate_on_submit():
+        abort(400)
+    try:
+        owner, _ = application().template_picture(template_id)
+    except KeyError:
+        abort(404, description=f"No picture {template_id}.")
+    if owner != employee_id:
+        abort(404, description=f"No picture {template_id} of employee {employee_id}.")
+    application().remove_template(template_id)
+    flash("Picture removed.")
+    return redirect(url_for("staff.employee", employee_id=employee_id))
 
 
 @bp.post("/employees/<int:employee_id>/rename")
