@@ -118,7 +118,7 @@ def _not_a_photo(data: bytes) -> str:
     for start, marker, what in _OTHER_FORMATS:
         if data.startswith(start) and marker in data[:16]:
             return f"This file is {what}; only JPEG and PNG photos are used. Save or export it as JPEG or PNG."
-    return "This file is not a JPEG or PNG photo. Choose a photo (JPEG or PNG)."
+    return "This file is not an image. Choose a photo (JPEG or PNG)."
 
 
 def read_photo(path: str | Path) -> np.ndarray:

@@ -5,6 +5,7 @@ fleet's findings (1, 2, 5) are in tests/test_fleet.py."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -159,3 +160,108 @@ def test_11_hostile_forms_are_a_400_with_a_message_and_record_nothing(admin, tmp
     client.post("/admin/logout", data={"csrf_token": form_token(client, DAY)})
     login_page = client.post("/admin/login?next=/admin/%0D%0ALocation:x", data={"csrf_token": token, "password": PASSWORD})
     assert login_page.status_code == 400
+
+
+# -- 6. upload formats: JPEG and PNG only, their size checked before decoding ---------------------------
+def png_of(width: int, height: int) -> bytes:
+    """A PNG of ``width`` x ``height`` black RGBA pixels, a few hundred KB at most, made without holding the pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row, body = zlib.compressobj(9), b"\0" * (1 + 4 * width), []
+    for _ in range(height):
+        body.append(packer.compress(row))
+    body.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")
+
+
+def ico_around(png: bytes) -> bytes:
+    """An icon file whose one entry says 256x256 and holds ``png``, whatever its real size."""
+    import struct
+
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+
+
+def test_6_only_jpeg_and_png_are_opened_and_bombs_are_refused_before_decoding(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from kiosk.enrollment import EnrollmentError, decode_photo
+
+    def saved(image, fmt, **kw):
+        out = io.BytesIO()
+        image.save(out, fmt, **kw)
+        return out.getvalue()
+
+    huge = png_of(6000, 6000)  # 36 megapixels, 144 MB decoded
+    bombs = {
+        "webp": (saved(Image.new("RGB", (5000, 5000), (200, 120, 90)), "WEBP", lossless=True, method=0), "WebP"),
+        "tiff": (saved(Image.new("1", (5000, 5000)), "TIFF", compression="group4"), "TIFF"),
+        "ico": (ico_around(huge), "icon"),
+        "png": (huge, "too large"),
+    }
+    for name, (data, needle) in bombs.items():
+        assert len(data) < 400_000, name  # small files all
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(EnrollmentError, match=needle):
+            decode_photo(data)
+    with pytest.raises(EnrollmentError, match="JPEG or PNG"):
+        decode_photo(bombs["webp"][0])
+    # Memory: a fresh process decoding every one of them grows by far less than any of them would take decoded.
+    code = (
+        "import resource, sys; from pathlib import Path; from kiosk.enrollment import decode_photo, EnrollmentError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "for p in sys.argv[1:]:\n"
+        "    try: decode_photo(Path(p).read_bytes())\n"
+        "    except EnrollmentError: pass\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    paths = [str(tmp_path / name) for name in bombs]
+    grown = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True, timeout=120)
+    assert grown.returncode == 0, grown.stderr
+    assert int(grown.stdout) < 50, f"decoding the refused files took {grown.stdout.strip()} MB"
+    # What people upload still opens.
+    assert decode_photo(saved(Image.new("RGB", (64, 48)), "JPEG")).shape == (48, 64, 3)
+    assert decode_photo(saved(Image.new("RGBA", (64, 48)), "PNG")).shape == (48, 64, 3)
+
+
+# -- 12. the command line: no tracebacks ----------------------------------------------------------------
+def spider_file() -> bytes:
+    """A SPIDER header Pillow accepts as one, with an infinite stack count (int() of it raised OverflowError)."""
+    import struct
+
+    h = [0.0] * 28  # Fortran's indices, from 1
+    h[1], h[2], h[5], h[12], h[13], h[22], h[23], h[24] = 1, 10, 1, 10, 1, 108, 108, float("inf")
+    return struct.pack(">27f", *h[1:]).ljust(600, b"\0")
+
+
+def test_12_identify_goes_on_past_files_that_are_not_photos(tmp_path):
+    Store(tmp_path / "data" / "kiosk.db").close()
+    (tmp_path / "a.spi").write_bytes(spider_file())
+    (tmp_path / "b.im").write_bytes(b"Image type: RGB image\r\nImage size (x*y): 99999*99999\r\n\x1a".ljust(512, b"\0"))
+    (tmp_path / "c.jpg").write_bytes(b"\xff\xd8\xff\xe0 and then nothing")
+    result = kiosk(tmp_path, "identify", *(str(tmp_path / n) for n in ("a.spi", "b.im", "c.jpg")))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert [line["photo"].rsplit("/", 1)[1] for line in lines] == ["a.spi", "b.im", "c.jpg"]
+    assert all("error" in line for line in lines)
+
+
+def test_12_an_id_too_large_for_the_database_is_refused_by_the_command_line(tmp_path):
+    Store(tmp_path / "data" / "kiosk.db").close()
+    result = kiosk(tmp_path, "remove", "99999999999999999999")
+    assert result.returncode == 2 and "not an employee's number" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("digits", [300, 5000])
+def test_12_a_huge_number_in_the_config_is_named_not_repeated(tmp_path, digits):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f"[camera]\nfps = 1{'0' * digits}\n")
+    result = kiosk(tmp_path, "-c", str(config), "check-config")
+    assert result.returncode == 2 and str(config) in result.stderr and "Traceback" not in result.stderr
+    assert "0" * 100 not in result.stderr and (digits > 4300 or "camera.fps" in result.stderr)
