@@ -196,6 +196,13 @@ def cmd_restore(args, config: Config) -> int:
     return 0
 
 
+def employee_number(text: str) -> int:
+    """An employee's id as the database can hold it (a larger one would raise, not find nobody)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an employee's number (see 'kiosk list')")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # -c and -v work before or after the command; SUPPRESS keeps a value given before it.
     common = argparse.ArgumentParser(add_help=False)
@@ -231,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", help="the database owner's URL (default: [fleet] database_url)")
     p.set_defaults(func=cmd_fleet_migrate)
     p = sub.add_parser("remove", help="remove an employee (photo and embedding deleted)")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=employee_number)
     p.add_argument("--purge", action="store_true", help="also delete their attendance history")
     p.set_defaults(func=cmd_remove)
     sub.add_parser("list", help="list enrolled employees").set_defaults(func=cmd_list)

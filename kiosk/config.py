@@ -341,7 +341,7 @@ def _describe(error: ErrorDetails) -> str:
         return f"[{where}] must be a table"
     field = _section(loc[:-1]).model_fields[loc[-1]]
     hint = next((m for m in field.metadata if isinstance(m, Hint)), Hint())
-    got = "" if hint.secret else f", got {error['input']!r}"
+    got = "" if hint.secret else f", got {_shown(error['input'])}"
     if kind in _WORDS:
         return f"{where}: {_WORDS[kind]}{got}"
     if kind in _BOUNDS:
@@ -350,9 +350,15 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "literal_error":
         return f"{where}: must be one of {', '.join(typing.get_args(field.annotation))}{got}"
     if kind == "string_pattern_mismatch":
-        shown = "the value" if hint.secret else repr(error["input"])
+        shown = "the value" if hint.secret else _shown(error["input"])
         return f"{where}: {shown} is not in the expected form ({hint.form})"
     return f"{where}: {error['msg']}{got}"
+
+
+def _shown(value) -> str:
+    """A value as the error repeats it: 300 digits or a pasted page would hide the message."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def _section(loc: tuple) -> type[Settings]:
@@ -380,4 +386,6 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except ValueError:  # Python's limit on the digits of an integer, which tomllib does not catch
+        raise ConfigError(f"{path}: a number has more than 4,300 digits; no setting needs one") from None
     return config_from_dict(data, str(path))
