@@ -47,8 +47,10 @@ def cmd_enroll(args, config: Config) -> int:
 def cmd_set_password(args, config: Config) -> int:
     import getpass
 
+    from kiosk.data_folder import refuse_another_users_folder
     from kiosk.web import passwords
 
+    refuse_another_users_folder(Path(config.kiosk.data_dir), "admin set-password")
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

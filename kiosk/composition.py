@@ -274,7 +274,6 @@ def check_config(config: Config, source: str) -> str:
     """Everything ``serve`` checks before it starts: the settings (done by
     loading them), the model and landmark files as it loads them, the address
     to serve on, the TLS files, the data folder and the fleet database."""
-    import os
     import socket
 
     rec = recognizer(config)  # loads every model file exactly as serve does
@@ -289,9 +288,10 @@ def check_config(config: Config, source: str) -> str:
             raise ConfigError(f"web.{key}: {path} not found")
     if config.camera.source == "replay" and not Path(config.camera.replay_path).exists():
         raise ConfigError(f"camera.replay_path: {config.camera.replay_path} not found")
-    data_dir = Path(config.kiosk.data_dir)
-    if data_dir.exists() and not os.access(data_dir, os.W_OK):
-        raise ConfigError(f"kiosk.data_dir: {data_dir} is not writable by this user")
+    from kiosk.data_folder import folder_problem
+
+    if problem := folder_problem(Path(config.kiosk.data_dir)):  # as run's lock of the folder would find it
+        raise ConfigError(f"kiosk.data_dir: {problem}")
     fleet = ""
     if config.fleet.enabled:
         from kiosk.fleet.central import CentralError, redacted

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from kiosk import schema
-from kiosk.data_folder import make_private
+from kiosk.data_folder import folder_problem, make_private
 
 RESTORE_HINT = "restore a backup with 'kiosk restore FILE' (backups are in DATA_DIR/backups)"
 
@@ -24,6 +24,9 @@ class DatabaseFile:
 
     def __init__(self, path: Path, create: bool = True):
         self.path = path
+        files = (path.name, f"{path.name}-wal", f"{path.name}-shm")
+        if problem := folder_problem(path.parent, files):  # another user's file is no damage: say whose it is
+            raise StoreError(problem)
         if path.is_dir():
             raise StoreError(f"{path}: is a folder, not the kiosk database; move it away or point kiosk.data_dir elsewhere")
         if not path.exists() and not create:

@@ -18,7 +18,7 @@ from kiosk.names import InvalidName, clean_name
 from kiosk.status import Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
-from tests.helpers import PASSWORD, form_token, login, punch, services
+from tests.helpers import PASSWORD, ROOT, form_token, login, punch, services
 
 
 def kiosk(tmp_path, *args, stdin=None, env=None):
@@ -265,3 +265,80 @@ def test_12_a_huge_number_in_the_config_is_named_not_repeated(tmp_path, digits):
     result = kiosk(tmp_path, "-c", str(config), "check-config")
     assert result.returncode == 2 and str(config) in result.stderr and "Traceback" not in result.stderr
     assert "0" * 100 not in result.stderr and (digits > 4300 or "camera.fps" in result.stderr)
+
+
+# -- 13. a data folder that is a file ------------------------------------------------------------------
+def test_13_check_config_refuses_a_data_dir_that_is_a_file_as_run_does(tmp_path):
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f"[kiosk]\ndata_dir = '{data}'\n[camera]\nsource = 'none'\n[web]\nport = 1\n")
+    checked = kiosk(tmp_path, "-c", str(config), "check-config")
+    ran = kiosk(tmp_path, "-c", str(config), "run")
+    for result in (checked, ran):
+        assert result.returncode != 0 and f"{data}: is a file, not a folder" in result.stderr, result.stderr
+        assert "Errno" not in result.stderr and "Traceback" not in result.stderr
+    assert checked.returncode == 2 and "kiosk.data_dir" in checked.stderr
+
+
+# -- 15. files of the data folder that belong to another user ---------------------------------------------
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to own files as another user")
+# The kiosk's user facing files another user made, mirrored: a root process without the
+# capabilities that let root read anything, facing files that belong to 'nobody'.
+AS_ANOTHER_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def owned_by_nobody(*paths):
+    import shutil
+
+    for path in paths:
+        shutil.chown(path, "nobody")
+
+
+@needs_root
+def test_15_set_password_as_root_on_another_users_data_folder_says_whose_it_is(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    owned_by_nobody(data)
+    result = kiosk(tmp_path, "admin", "set-password", "--password-stdin", stdin="a long enough secret\n")
+    assert result.returncode == 1 and "belongs to nobody" in result.stderr and "sudo -u nobody" in result.stderr
+    assert not (data / "admin_password").exists()
+
+
+def run_as_another_user(code: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*AS_ANOTHER_USER, sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
+@needs_root
+def test_15_a_password_file_the_kiosk_cannot_read_is_named_with_its_owner_not_a_500(tmp_path):
+    passwords.set_password(tmp_path, PASSWORD)
+    passwords.secret_key(tmp_path)
+    owned_by_nobody(tmp_path / "admin_password", tmp_path / "session_epoch")
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from kiosk.config import Config, KioskSettings; from kiosk.web import create_app\n"
+        "from tests.helpers import login, services\n"
+        "data = Path(sys.argv[1])\n"
+        "app = create_app(Config(kiosk=KioskSettings(data_dir=data)), services(data / 'kiosk.db'))\n"
+        "response = login(app.test_client())\n"
+        "print(response.status_code); print(response.get_data(as_text=True))\n"
+    )
+    result = run_as_another_user(code, str(tmp_path))
+    status, _, page = result.stdout.partition("\n")
+    assert status == "503", result.stdout + result.stderr
+    assert f"{tmp_path / 'admin_password'}" in page and "belongs to nobody" in page and "chown" in page
+
+
+@needs_root
+def test_15_a_database_file_the_kiosk_cannot_write_is_named_with_its_owner_not_damage(tmp_path):
+    Store(tmp_path / "kiosk.db").close()
+    (tmp_path / "kiosk.db-shm").write_bytes(b"")
+    owned_by_nobody(tmp_path / "kiosk.db", tmp_path / "kiosk.db-shm")
+    os.chmod(tmp_path / "kiosk.db", 0o600)
+    os.chmod(tmp_path / "kiosk.db-shm", 0o600)
+    code = "import sys; from kiosk.store import Store\ntry: Store(sys.argv[1])\nexcept Exception as exc: print(exc)\n"
+    result = run_as_another_user(code, str(tmp_path / "kiosk.db"))
+    assert "belongs to nobody" in result.stdout and "chown" in result.stdout, result.stdout + result.stderr
+    assert "restore a backup" not in result.stdout

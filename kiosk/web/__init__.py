@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from kiosk.config import Config
@@ -99,6 +99,11 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
             "reached, and staff changes need it. Nothing was changed; try again when it is back (the "
             "status page shows the connection).",
         ), 503
+
+    @app.errorhandler(passwords.PasswordFileError)
+    def password_file_unreadable(error):
+        current_app.logger.error("%s", error)
+        return render_template("error.html", title="The login cannot be checked", message=str(error)), 503
 
     @app.errorhandler(503)
     def unavailable(error):

@@ -9,10 +9,23 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kiosk.data_folder import unusable
+
 log = logging.getLogger(__name__)
 
 MIN_LENGTH = 10
 KEY_BYTES = 32
+
+
+class PasswordFileError(PermissionError):
+    """A file of the admin login belongs to another user; the message names it, its owner and the fix."""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except PermissionError:
+        raise PasswordFileError(unusable(path)) from None
 
 
 def password_file(data_dir: Path) -> Path:
@@ -50,12 +63,12 @@ def set_password(data_dir: Path, password: str) -> None:
 
 def check(data_dir: Path, password: str) -> bool:
     path = password_file(data_dir)
-    return path.is_file() and check_password_hash(path.read_text().strip(), password)
+    return path.is_file() and check_password_hash(_read(path).strip(), password)
 
 
 def session_epoch(data_dir: Path) -> int:
     try:
-        return int((Path(data_dir) / "session_epoch").read_text().strip() or 0)
+        return int(_read(Path(data_dir) / "session_epoch").strip() or 0)
     except (FileNotFoundError, ValueError):
         return 0
 
