@@ -145,7 +145,13 @@ def cmd_run(args, config: Config) -> int:
         config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": args.source})})
     if config.camera.source == "replay" and not config.camera.replay_path:
         raise ConfigError('camera.source is "replay" but no replay path was given (--replay PATH or camera.replay_path)')
+    _warn_of_exposure(config)
     return composition.serve(config)
+
+
+def _warn_of_exposure(config: Config) -> None:
+    if warning := composition.exposure_warning(config):
+        log.warning("%s", warning)
 
 
 def cmd_admin_serve(args, config: Config) -> int:
@@ -157,6 +163,7 @@ def cmd_admin_serve(args, config: Config) -> int:
             "(a standalone kiosk serves its admin page itself, at /admin/)"
         )
     config = config.model_copy(update={"camera": config.camera.model_copy(update={"source": "none"})})
+    _warn_of_exposure(config)
     return composition.serve(config, admin_server=True)
 
 

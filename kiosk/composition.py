@@ -270,6 +270,19 @@ def _start(config: Config, services, loop, replicator) -> Running:
     return Running(loop, threading.Thread(target=loop.run, name="loop", daemon=True), web, server, replicator)
 
 
+def exposure_warning(config: Config) -> str | None:
+    """What to warn of at start when the pages are served in plain HTTP beyond this machine."""
+    from kiosk.addresses import is_loopback
+
+    if config.web.tls_cert is not None or is_loopback(config.web.host):
+        return None
+    return (
+        f"web.host is {config.web.host!r} without TLS: the admin password, names and the camera picture cross the "
+        'network in plain HTTP; set web.tls_cert and web.tls_key, or keep web.host = "127.0.0.1" behind a TLS '
+        "reverse proxy (README, 'Reaching it from the office network')"
+    )
+
+
 def check_config(config: Config, source: str) -> str:
     """Everything ``serve`` checks before it starts: the settings (done by
     loading them), the model and landmark files as it loads them, the address

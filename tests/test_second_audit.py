@@ -342,3 +342,37 @@ def test_15_a_database_file_the_kiosk_cannot_write_is_named_with_its_owner_not_d
     result = run_as_another_user(code, str(tmp_path / "kiosk.db"))
     assert "belongs to nobody" in result.stdout and "chown" in result.stdout, result.stdout + result.stderr
     assert "restore a backup" not in result.stdout
+
+
+# -- 16. caches and plain HTTP on the network ------------------------------------------------------------
+def test_16_admin_pages_and_csv_files_are_not_kept_in_caches(admin):
+    client, *_ = admin
+    for path in ("/admin/", DAY, "/admin/attendance.csv", "/admin/timesheet.csv", "/admin/status", "/admin/login"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers.get("Cache-Control") == "no-store", path
+    assert client.get("/status").headers.get("Cache-Control") == "no-store"  # it names people to the display
+
+
+@pytest.mark.parametrize(
+    "web,warned",
+    [
+        ({"host": "0.0.0.0"}, True),
+        ({"host": "::"}, True),
+        ({"host": "192.168.1.20"}, True),
+        ({"host": "127.0.0.1"}, False),
+        ({"host": "localhost"}, False),
+        ({"host": "0.0.0.0", "tls_cert": "/c.pem", "tls_key": "/k.pem"}, False),
+    ],
+)
+def test_16_serving_plain_http_to_the_network_warns_at_start(monkeypatch, caplog, web, warned):
+    from kiosk import cli, composition
+    from kiosk.config import WebSettings
+
+    monkeypatch.setattr(composition, "serve", lambda config, admin_server=False: 0)
+    config = Config(web=WebSettings(**web))
+    with caplog.at_level("WARNING"):
+        assert cli.cmd_run(cli.build_parser().parse_args(["run", "--source", "none"]), config) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert bool(warnings) == warned, warnings
+    if warned:
+        assert "without TLS" in warnings[0] and "tls_cert" in warnings[0] and web["host"] in warnings[0]

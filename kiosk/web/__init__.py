@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from kiosk.config import Config
@@ -117,6 +117,9 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
         response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
         if config.web.tls_cert is not None:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith("/admin") or request.path in ("/status", "/events"):
+            # Names, hours and faces: neither a shared browser's cache nor a proxy may keep a copy.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     return app
