@@ -16,13 +16,27 @@ import difflib
 import os
 import tomllib
 import typing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+
+from kiosk.addresses import Network, networks
+from kiosk.setting_types import (
+    DatabaseUrl,
+    Hint,
+    KioskId,
+    NonBlank,
+    OneLine,
+    PathSetting,
+    ProxyList,
+    Time,
+    TimeOrEmpty,
+)
+from kiosk.setting_types import rule as _rule
+from kiosk.setting_types import shown as _shown
 
 MODELS_DIR = Path(__file__).parent / "models"
 # The models that ship with the kiosk: dlib's ResNet (accurate; the default)
@@ -50,56 +64,6 @@ def local_zone() -> dt.tzinfo:
         return ZoneInfo(name) if name else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):
         return dt.UTC
-
-
-@dataclass(frozen=True)
-class Hint:
-    """How errors describe a setting: ``form`` says in words what its pattern
-    allows; a ``secret`` value (it may hold a password) is never repeated."""
-
-    form: str = ""
-    secret: bool = False
-
-
-def _rule(text: str) -> PydanticCustomError:
-    """A broken rule whose message is complete: it names its keys itself."""
-    return PydanticCustomError("config_rule", "{text}", {"text": text})
-
-
-def _not_blank(value):
-    if isinstance(value, str) and not value.strip():
-        raise PydanticCustomError("blank", "must not be empty")
-    return value
-
-
-def _path(value):
-    # TOML has no path type, so a path is a string; "~" means the user's home, as in a shell.
-    if isinstance(value, str) and value:
-        value = Path(value)
-    if not isinstance(value, Path):
-        raise PydanticCustomError("path_type", "expected a path")
-    return value.expanduser()
-
-
-# The validators come last in each Annotated so that they run first: an empty
-# id is "empty", not "not in the expected form"; a string becomes a Path before
-# the strict Path check.
-PathSetting = Annotated[Path, BeforeValidator(_path)]
-NonBlank = Annotated[str, BeforeValidator(_not_blank)]
-Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"), Hint("a time such as 04:00")]
-TimeOrEmpty = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$"), Hint("a time such as 08:30, or empty")]
-KioskId = Annotated[
-    str,
-    Field(pattern=r"^[A-Za-z0-9._-]{1,40}$"),
-    Hint("letters, digits, '.', '_' or '-', at most 40"),
-    BeforeValidator(_not_blank),
-]
-OneLine = Annotated[str, Field(pattern=r"^[^\x00-\x1f]{0,80}$"), Hint("at most 80 characters on one line")]
-DatabaseUrl = Annotated[
-    str,
-    Field(pattern=r"^(postgres(ql)?://\S+)?$", repr=False),
-    Hint("a URL such as postgresql://door_a@db.example/kiosk?sslmode=verify-full, or empty", secret=True),
-]
 
 
 class Settings(BaseModel):
@@ -264,6 +228,13 @@ class WebSettings(Settings):
     tls_cert: PathSetting | None = None  # with tls_key: serve HTTPS (cookies then marked Secure)
     tls_key: PathSetting | None = None
     max_event_streams: int = Field(16, ge=1, le=1000)  # open /events and preview connections
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed; from
+    # anyone else those headers change nothing, and the address that connected decides.
+    trusted_proxies: ProxyList = Field(default_factory=list)
+
+    @property
+    def proxy_networks(self) -> list[Network]:
+        return networks(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _tls_files_go_together(self) -> WebSettings:
@@ -353,12 +324,6 @@ def _describe(error: ErrorDetails) -> str:
         shown = "the value" if hint.secret else _shown(error["input"])
         return f"{where}: {shown} is not in the expected form ({hint.form})"
     return f"{where}: {error['msg']}{got}"
-
-
-def _shown(value) -> str:
-    """A value as the error repeats it: 300 digits or a pasted page would hide the message."""
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def _section(loc: tuple) -> type[Settings]:

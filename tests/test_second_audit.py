@@ -15,10 +15,10 @@ import pytest
 
 from kiosk.config import AttendanceSettings, Config, KioskSettings
 from kiosk.names import InvalidName, clean_name
-from kiosk.status import Status
+from kiosk.status import Screen, Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
-from tests.helpers import PASSWORD, ROOT, form_token, login, punch, services
+from tests.helpers import PASSWORD, ROOT, form_token, login, punch, services, token_of
 
 
 def kiosk(tmp_path, *args, stdin=None, env=None):
@@ -376,3 +376,80 @@ def test_16_serving_plain_http_to_the_network_warns_at_start(monkeypatch, caplog
     assert bool(warnings) == warned, warnings
     if warned:
         assert "without TLS" in warnings[0] and "tls_cert" in warnings[0] and web["host"] in warnings[0]
+
+
+# -- 3. behind a reverse proxy -------------------------------------------------------------------------
+WELCOME = Screen("welcome", "Welcome, Alice", "IN at 08:59", public_title="Welcome")
+
+
+def proxied_app(tmp_path, **web):
+    from kiosk.config import WebSettings
+
+    passwords.set_password(tmp_path, PASSWORD)
+    status = Status(model_version="v1")
+    status.show(WELCOME)
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path), web=WebSettings(**web))
+    return create_app(config, services(tmp_path / "kiosk.db", status), {"TESTING": True, "SSE_ONCE": True}).test_client()
+
+
+def via(peer: str, forwarded_for: str | None = None) -> dict:
+    """Request options: from the TCP peer ``peer``, with ``X-Forwarded-For`` when given."""
+    return {"environ_base": {"REMOTE_ADDR": peer}, "headers": {"X-Forwarded-For": forwarded_for} if forwarded_for else {}}
+
+
+def wrong_logins(client, times, **request) -> list[int]:
+    codes = []
+    for _ in range(times):
+        token = token_of(client.get("/admin/login", **request).get_data(as_text=True))
+        codes.append(client.post("/admin/login", data={"csrf_token": token, "password": "wrong!"}, **request).status_code)
+    return codes
+
+
+@pytest.mark.parametrize(
+    "value,needle",
+    [
+        (["nginx.example"], "web.trusted_proxies: 'nginx.example' is not an address or network"),
+        (["10.0.0.0/33"], "web.trusted_proxies: '10.0.0.0/33'"),
+        ([5], "web.trusted_proxies: expected a list of addresses"),
+        ("127.0.0.1", "web.trusted_proxies: expected a list of addresses"),
+    ],
+)
+def test_3_trusted_proxies_are_checked_when_the_config_loads(value, needle):
+    from kiosk.config import ConfigError, config_from_dict
+
+    assert config_from_dict({}).web.trusted_proxies == []
+    with pytest.raises(ConfigError, match=needle):
+        config_from_dict({"web": {"trusted_proxies": value}}, "kiosk.toml")
+
+
+def test_3_behind_a_trusted_proxy_the_client_decides_not_the_proxy(tmp_path):
+    client = proxied_app(tmp_path, trusted_proxies=["127.0.0.1", "::1"])
+    # Through nginx on this machine: nobody from the network is the kiosk's display.
+    assert b"Alice" not in client.get("/status", **via("127.0.0.1", "10.0.0.66")).data
+    assert client.get("/preview.mjpg", **via("127.0.0.1", "10.0.0.66")).status_code == 403
+    assert b"Alice" not in client.get("/", **via("::1", "10.0.0.66")).data
+    # The login limit counts each client, not the proxy: one guesser does not lock out the office.
+    assert wrong_logins(client, 6, **via("127.0.0.1", "10.0.0.66")) == [401] * 5 + [429]
+    assert wrong_logins(client, 1, **via("127.0.0.1", "10.0.0.67")) == [401]
+    # The display itself, on this machine without a proxy, still sees names.
+    assert b"Alice" in client.get("/status", **via("127.0.0.1")).data
+
+
+def test_3_forwarding_headers_from_an_untrusted_address_change_nothing(tmp_path):
+    client = proxied_app(tmp_path, trusted_proxies=["127.0.0.1"])
+    # Someone on the network claiming to be the display, or a different client each time.
+    assert b"Alice" not in client.get("/status", **via("10.0.0.9", "127.0.0.1")).data
+    codes = [wrong_logins(client, 1, **via("10.0.0.9", f"10.1.0.{i}"))[0] for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    # Without trusted proxies, a proxy on this machine is still not the display (it forwards).
+    plain = proxied_app(tmp_path / "plain")
+    assert b"Alice" not in plain.get("/status", **via("127.0.0.1", "10.0.0.66")).data
+
+
+def test_3_ipv4_mapped_loopback_is_loopback(tmp_path):
+    client = proxied_app(tmp_path)
+    assert b"Alice" in client.get("/status", **via("::ffff:127.0.0.1")).data  # the display, with host = "::"
+    assert client.get("/preview.mjpg", **via("::ffff:127.0.0.1")).status_code != 403
+    assert b"Alice" not in client.get("/status", **via("::ffff:10.0.0.66")).data
+    # One client is one client, however its address is written.
+    assert wrong_logins(client, 3, **via("::ffff:10.0.0.66")) + wrong_logins(client, 3, **via("10.0.0.66")) == [401] * 5 + [429]

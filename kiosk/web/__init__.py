@@ -32,6 +32,10 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     )
     if test_config:
         app.config.update(test_config)
+    if config.web.trusted_proxies:
+        from kiosk.web.viewers import TrustedProxyFix
+
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, config.web.proxy_networks)
     CSRFProtect(app)
     from kiosk.web import api, auth, screen, staff, status_page, timesheets
     from kiosk.web.viewers import StreamSlots

@@ -21,6 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired
 
+from kiosk.addresses import parse
 from kiosk.web import passwords
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
@@ -87,6 +88,14 @@ def logged_in() -> bool:
     return session.get("epoch") == passwords.session_epoch(_data_dir())
 
 
+def client_address() -> str:
+    """Who is asking (behind a trusted proxy: the client it names), one way however
+    it is written: ``::ffff:10.0.0.5`` is ``10.0.0.5``, so one client is counted once."""
+    address = request.remote_addr or "?"
+    ip = parse(address)
+    return str(ip) if ip is not None else address
+
+
 def local_target(raw: str, field: str, default: str) -> str:
     """Where to go back to after a form: a page of the admin site, else ``default``.
     A control character (CR/LF would split the Location header) is a bad request."""
@@ -113,7 +122,7 @@ def login():
     if not passwords.is_set(_data_dir()):
         return render_template("setup.html"), 503
     attempts: Attempts = current_app.extensions["login_attempts"]
-    client = request.remote_addr or "?"
+    client = client_address()
     target = local_target(request.args.get("next", ""), "next", url_for("staff.employees"))
     form = LoginForm()
     if form.validate_on_submit():

@@ -18,7 +18,7 @@ from kiosk import attendance
 from kiosk.application import UnknownEntry
 from kiosk.attendance import DayRecord, Entry
 from kiosk.store import UnknownEmployee
-from kiosk.web.auth import local_target, login_required
+from kiosk.web.auth import client_address, local_target, login_required
 from kiosk.web.services import application
 
 bp = Blueprint("timesheets", __name__, url_prefix="/admin")
@@ -213,7 +213,7 @@ def timesheet():
 
 
 def _author() -> str:
-    return f"admin ({request.remote_addr or '?'})"
+    return f"admin ({client_address()})"
 
 
 def _back(form) -> str:
