@@ -97,8 +97,13 @@ class Application:
         return gallery.means() if self.recognizer and self.recognizer.settings.match_templates == "mean" else gallery
 
     def thresholds(self, gallery_size: int | None = None) -> Thresholds:
-        """The thresholds the kiosk decides with for a gallery of this size (default: today's)."""
+        """The thresholds for one photo against a gallery of this size (default: today's): identify, look-alikes."""
         return self.recognizer.thresholds(len(self.gallery()) if gallery_size is None else gallery_size)
+
+    def door_thresholds(self, gallery_size: int | None = None) -> Thresholds:
+        """The thresholds the door decides a visit with (its faces fused, unless it votes on single frames)."""
+        size = len(self.gallery()) if gallery_size is None else gallery_size
+        return self.recognizer.thresholds(size, fused=self.recognizer.settings.decide_by == "fused")
 
     def identify(self, image_bgr: np.ndarray, gallery: Gallery | None = None) -> FrameResult:
         return self.recognizer.recognize(image_bgr, self.gallery() if gallery is None else gallery)

@@ -317,11 +317,12 @@ def check_config(config: Config, source: str) -> str:
         finally:
             central_db.close()
     people = _gallery_size(config, contract.version)
-    thresholds = rec.thresholds(people)
+    door = rec.thresholds(people, fused=config.recognition.decide_by == "fused")
+    photo = rec.thresholds(people)
     return (
         f"{source}: OK (model {contract.version}, {contract.alignment}; with {people} {'person' if people == 1 else 'people'} "
-        f"the kiosk decides at "
-        f"{thresholds.good:.4f} for good faces and {thresholds.fair:.4f} for fair ones){fleet}"
+        f"the door decides a visit at {door.good:.4f} for good faces and {door.fair:.4f} for fair ones, "
+        f"one photo at {photo.good:.4f} and {photo.fair:.4f}){fleet}"
     )
 
 

@@ -55,6 +55,9 @@ class ModelContract(BaseModel):
     alignment: Literal[ALIGNMENTS]
     flip_average: bool = False  # embed the crop and its mirror image, and average
     far_thresholds: dict[Rate, Threshold] = Field(default_factory=dict)  # pair false-accept rate -> threshold
+    # The same for the mean of several photos of one face against a single photo of another (what the door judges);
+    # averaging pulls a face towards its own centre, where strangers are nearer than the single-pair table says.
+    fused_far_thresholds: dict[Rate, Threshold] = Field(default_factory=dict)
     quantization: str = "float32"
     metrics: dict[str, Any] = Field(default_factory=dict)
 
@@ -68,7 +71,7 @@ class ModelContract(BaseModel):
             return size[0]
         return size
 
-    @field_validator("far_thresholds")
+    @field_validator("far_thresholds", "fused_far_thresholds")
     @classmethod
     def _grows_with_the_rate(cls, table: dict[float, float]) -> dict[float, float]:
         # Accepting more strangers can only mean a looser threshold; anything else is a broken calibration.
@@ -98,6 +101,7 @@ def sidecar_dict(
     alignment,
     flip_average=False,
     far_thresholds=None,
+    fused_far_thresholds=None,
 ) -> dict:
     """The sidecar's JSON object; the one place that spells its keys."""
     return {
@@ -112,10 +116,37 @@ def sidecar_dict(
         "embedding_size": embedding_size,
         "distance": distance,
         "threshold": threshold,
-        "far_thresholds": {f"{far:.0e}": t for far, t in sorted((far_thresholds or {}).items(), reverse=True)},
+        "far_thresholds": _table(far_thresholds),
+        **({"fused_far_thresholds": _table(fused_far_thresholds)} if fused_far_thresholds else {}),
         "quantization": quantization,
         "metrics": metrics,
     }
+
+
+def _table(thresholds: dict[float, float] | None) -> dict[str, float]:
+    return {f"{far:.0e}": t for far, t in sorted((thresholds or {}).items(), reverse=True)}
+
+
+def sidecar_of(contract: ModelContract, **changes) -> dict:
+    """A contract's sidecar again, with ``changes`` (e.g. a new calibration); written through :func:`sidecar_dict`."""
+    fields = dict(
+        version=contract.version,
+        model_file=contract.model_path.name,
+        input_size=contract.input_size,
+        color_order=contract.color_order,
+        mean=contract.mean,
+        std=contract.std,
+        embedding_size=contract.embedding_size,
+        distance=contract.distance,
+        threshold=contract.threshold,
+        quantization=contract.quantization,
+        metrics=contract.metrics,
+        alignment=contract.alignment,
+        flip_average=contract.flip_average,
+        far_thresholds=contract.far_thresholds,
+        fused_far_thresholds=contract.fused_far_thresholds,
+    )
+    return sidecar_dict(**{**fields, **changes})
 
 
 def load_contract(model_path: str | Path) -> ModelContract:
@@ -165,8 +196,8 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "missing":
         inside = f" in '{'.'.join(map(str, loc[:-1]))}'" if len(loc) > 1 else ""
         return f"missing key '{loc[-1]}'{inside}"
-    if loc[0] == "far_thresholds" and len(loc) > 1:
-        where = f"'far_thresholds' {'key' if loc[-1] == '[key]' else 'entry'} {loc[1]!r}"
+    if loc[0] in ("far_thresholds", "fused_far_thresholds") and len(loc) > 1:
+        where = f"'{loc[0]}' {'key' if loc[-1] == '[key]' else 'entry'} {loc[1]!r}"
     else:
         where = "'" + ".".join(map(str, loc)) + "'"
     got = f", got {error['input']!r}"

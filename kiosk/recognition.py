@@ -113,21 +113,23 @@ class Thresholds:
 
 
 def decision_thresholds(
-    contract: ModelContract, gallery_size: int, settings: RecognitionSettings, override: float | None = None
+    contract: ModelContract, gallery_size: int, settings: RecognitionSettings, override: float | None = None, fused: bool = False
 ) -> Thresholds:
     """The thresholds for a gallery of this size: a stranger passes as
     someone with a chance of about ``stranger_accept_rate`` (a fair face:
-    ``fair_rate_factor`` times that), from the sidecar's false-accept table.
-    A configured ``override`` (or a model without a table) sets one pair-level
-    threshold for both."""
+    ``fair_rate_factor`` times that), from the sidecar's false-accept table;
+    for ``fused`` evidence (a visit's faces averaged) from its table for
+    fused faces, where the sidecar has one. A configured ``override`` (or a
+    model without a table) sets one pair-level threshold for both."""
     if override is not None:
         return Thresholds(override, override)
-    if not contract.far_thresholds:
+    table = contract.fused_far_thresholds if fused and contract.fused_far_thresholds else contract.far_thresholds
+    if not table:
         return Thresholds(contract.threshold, contract.threshold)
     rate = settings.stranger_accept_rate
     return Thresholds(
-        gallery_threshold(contract.far_thresholds, gallery_size, rate),
-        gallery_threshold(contract.far_thresholds, gallery_size, rate * settings.fair_rate_factor),
+        gallery_threshold(table, gallery_size, rate),
+        gallery_threshold(table, gallery_size, rate * settings.fair_rate_factor),
     )
 
 
@@ -138,15 +140,17 @@ class Recognizer:
 
     def __init__(self, encoder: FaceEncoder, settings: RecognitionSettings, threshold_override: float | None = None):
         self.encoder, self.settings, self.override = encoder, settings, threshold_override
-        self._thresholds: tuple[int, Thresholds] | None = None
+        self._thresholds: dict[tuple[int, bool], Thresholds] = {}
 
-    def thresholds(self, gallery_size: int) -> Thresholds:
-        if self._thresholds is None or self._thresholds[0] != gallery_size:
-            self._thresholds = (
-                gallery_size,
-                decision_thresholds(self.encoder.embedder.contract, gallery_size, self.settings, self.override),
-            )
-        return self._thresholds[1]
+    def thresholds(self, gallery_size: int, fused: bool = False) -> Thresholds:
+        """For one photo or frame, or (``fused``) for a visit's faces averaged."""
+        key = (gallery_size, fused)
+        if key not in self._thresholds:
+            if len(self._thresholds) > 16:  # the gallery size changes rarely; keep the few in use
+                self._thresholds.clear()
+            contract = self.encoder.embedder.contract
+            self._thresholds[key] = decision_thresholds(contract, gallery_size, self.settings, self.override, fused)
+        return self._thresholds[key]
 
     def recognize(self, frame_bgr: np.ndarray, gallery: Gallery) -> FrameResult:
         timings: dict[str, float] = {}
@@ -170,10 +174,11 @@ class Recognizer:
         """Within the threshold, and clearly nearer than the next person."""
         return match.accepted(threshold, self.settings.margin_fraction * threshold)
 
-    def opinion(self, embedding: np.ndarray, tier: str, gallery: Gallery) -> Opinion:
-        """The gallery's answer for an embedding of this tier (a visit's fused evidence)."""
+    def opinion(self, embedding: np.ndarray, tier: str, gallery: Gallery, fused: bool = True) -> Opinion:
+        """The gallery's answer for a visit's fused evidence of this tier, at the thresholds for fused faces
+        (``fused=False``: for one face, as :meth:`recognize` judges it)."""
         match = nearest_of(gallery.distances(embedding)) if len(gallery) else None
         if match is None:
             return Opinion(None, None, False)
-        threshold = self.thresholds(len(gallery)).for_tier(tier)
+        threshold = self.thresholds(len(gallery), fused=fused).for_tier(tier)
         return Opinion(int(gallery.ids[match.index]), match.distance, self.accepts(match, threshold), match.margin)

@@ -44,7 +44,7 @@ class VisitDecision:
 
     def _publish(self) -> None:
         self.status.gallery_size = len(self.gallery)
-        thresholds = self.app.thresholds(len(self.gallery))
+        thresholds = self.app.door_thresholds(len(self.gallery))
         self.status.threshold, self.status.threshold_fair = thresholds.good, thresholds.fair
 
     def _refresh(self) -> None:

@@ -52,6 +52,8 @@ def test_a_valid_sidecar_loads(tmp_path):
         ({"flip_average": "yes"}, "'flip_average' must be true or false"),
         ({"far_thresholds": {"often": 0.3}}, "'far_thresholds' key 'often'"),
         ({"far_thresholds": {"1e-03": 0.2, "1e-04": 0.3}}, "must grow with the false-accept rate"),
+        ({"fused_far_thresholds": {"1e-03": 0.2, "1e-04": 0.3}}, "'fused_far_thresholds' must grow with the false-accept rate"),
+        ({"fused_far_thresholds": {"1e-03": 2.5}}, "'fused_far_thresholds' entry"),
         ({"threshold": "0.4"}, "'threshold' must be a number, got '0.4'"),
     ],
 )
@@ -152,3 +154,25 @@ def test_a_sidecar_that_is_not_utf8_is_named(tmp_path):
     (tmp_path / "m.json").write_bytes(b'{"version": "\xff"}')
     with pytest.raises(ContractError, match=r"m\.json: not valid JSON"):
         load_contract(model)
+
+
+def test_a_fused_table_round_trips_through_the_one_writer(tmp_path):
+    from kiosk.contract import sidecar_of
+
+    contract = load_contract(write_model(tmp_path))
+    assert contract.fused_far_thresholds == {}  # sidecars from before fused evidence still load
+    (tmp_path / "m.json").write_text(json.dumps(sidecar_of(contract, fused_far_thresholds={1e-3: 0.35, 1e-4: 0.25})))
+    again = load_contract(tmp_path / "m.tflite")
+    assert again.fused_far_thresholds == {1e-3: 0.35, 1e-4: 0.25}
+    assert again.model_dump(exclude={"fused_far_thresholds"}) == contract.model_dump(exclude={"fused_far_thresholds"})
+
+
+def test_fused_evidence_is_judged_with_the_fused_table():
+    from kiosk.config import BUNDLED_MODEL, RecognitionSettings
+    from kiosk.recognition import decision_thresholds
+
+    contract = load_contract(BUNDLED_MODEL)
+    single = decision_thresholds(contract, 50, RecognitionSettings())
+    fused = decision_thresholds(contract, 50, RecognitionSettings(), fused=True)
+    assert contract.fused_far_thresholds and fused.good < single.good and fused.fair < single.fair
+    assert decision_thresholds(contract, 50, RecognitionSettings(), override=0.05, fused=True).good == 0.05

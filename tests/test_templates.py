@@ -90,7 +90,7 @@ class Recogniser:
     def __init__(self, **settings):
         self.encoder, self.settings = Encoder(), RecognitionSettings(**settings)
 
-    def thresholds(self, gallery_size):
+    def thresholds(self, gallery_size, fused=False):
         return Thresholds(THRESHOLD, THRESHOLD / 2)
 
 

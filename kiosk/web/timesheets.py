@@ -11,7 +11,7 @@ import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TimeField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, Length
 
 from kiosk import attendance
@@ -72,6 +72,7 @@ class AddForm(FlaskForm):
 class VoidForm(FlaskForm):
     entry = IntegerField(validators=[DataRequired()])
     note = StringField("Reason", validators=[DataRequired(), Length(max=300)])
+    wrong_person = BooleanField("It was someone else")  # also forgets the face the kiosk learnt from that visit
     back = HiddenField()
 
 
@@ -263,7 +264,8 @@ def _correct(kind: str, form, **extra):
 @bp.post("/corrections/void")
 @login_required
 def void_punch():
-    return _correct(attendance.VOID, VoidForm())
+    form = VoidForm()
+    return _correct(attendance.VOID, form, wrong_person=bool(form.wrong_person.data))
 
 
 @bp.post("/corrections/direction")

@@ -1,0 +1,98 @@
+"""``trainer calibrate-fused``: the false-accept table for fused evidence.
+
+The door judges the mean of a visit's face embeddings (kiosk.visits). A mean
+of several pictures of one face lies nearer that face's centre than any one
+picture, and other people's photos are then nearer too: on LFW DevTest the
+single-pair table's 1e-3 threshold let through 2.3e-3 of the impostor pairs
+for the mean of 2 photos and 3.2e-3 for 3 (benchmarks/fused_threshold.py).
+This measures the table for the mean of ``photos`` photos of person A
+against one photo of person B, on calibration people only (LFW DevTrain:
+never the people the benchmarks evaluate on), and writes it into the
+model's sidecar as ``fused_far_thresholds``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from kiosk.contract import load_contract, sidecar_of
+from kiosk.visits import Evidence, Seen, VisitSettings
+from trainer.export import FAR_TABLE, MIN_IMPOSTORS
+
+# A person with this many usable photos gives one fused probe and keeps one for enrolment.
+FUSED_PHOTOS = 3
+
+
+def embed_people(encoder, images: Path, people: list[tuple[str, int]], progress: bool = True) -> dict[str, list[Seen]]:
+    """Each person's usable photos in order, as the door sees a face (tier and embedding)."""
+    found: dict[str, list[Seen]] = {}
+    for name, count in tqdm(people, desc="embedding", unit="person", disable=not progress):
+        for i in range(1, count + 1):
+            quality, _, embedding = encoder.encode(cv2.imread(str(images / name / f"{name}_{i:04d}.jpg")))
+            if embedding is not None:
+                found.setdefault(name, []).append(Seen(face=True, tier=quality.tier, embedding=embedding))
+    return found
+
+
+def fuse(pictures: list[Seen]) -> Evidence:
+    """The door's fusion of these faces (kiosk.visits: fair ones at their weight)."""
+    evidence = Evidence()
+    for seen in pictures:
+        evidence = evidence.add(seen, VisitSettings())
+    return evidence
+
+
+def read_people(path: Path) -> list[tuple[str, int]]:
+    """A people file (``peopleDevTrain.txt``): a count line, then name and photo count per line."""
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if "\t" in line]
+    return [(name, int(count)) for name, count in rows]
+
+
+def fused_impostor_distances(photos: dict[str, list[Seen]], k: int) -> np.ndarray:
+    """Distances from the mean of k photos of each person (after their first) to the first photo of everyone else."""
+    names = sorted(photos)
+    enrolment = np.stack([photos[n][0].embedding for n in names])
+    found = []
+    for a, name in enumerate(names):
+        rest = photos[name][1:]
+        for start in range(0, len(rest) - k + 1, k):
+            d = 1.0 - enrolment @ fuse(rest[start : start + k]).mean()
+            found.append(np.delete(d, a))
+    return np.concatenate(found) if found else np.zeros(0)
+
+
+def far_table(impostors: np.ndarray) -> dict[float, float]:
+    """The distance under which each rate of impostor pairs falls, where enough pairs fall under it to tell."""
+    ordered = np.sort(impostors)
+    return {far: float(ordered[int(far * len(ordered)) - 1]) for far in FAR_TABLE if far * len(ordered) >= MIN_IMPOSTORS}
+
+
+def calibrate_fused(model: Path, images: Path, people_file: Path, photos: int = FUSED_PHOTOS) -> dict:
+    """Measure the fused table on ``people_file``'s people and write it into ``model``'s sidecar; returns a summary."""
+    from kiosk.composition import build_encoder
+
+    contract = load_contract(model)
+    people = [(name, count) for name, count in read_people(people_file) if count >= photos + 1]
+    embedded = embed_people(build_encoder(model, threads=1), images, people)
+    impostors = fused_impostor_distances({n: p for n, p in embedded.items() if len(p) >= photos + 1}, photos)
+    table = far_table(impostors)
+    if not table:
+        raise ValueError(f"{people_file}: too few people with {photos + 1} usable photos to calibrate on")
+    metrics = {
+        **contract.metrics,
+        "fused_calibration": {
+            "photos_fused": photos,
+            "people": sum(len(p) >= photos + 1 for p in embedded.values()),
+            "impostor_pairs": int(impostors.size),
+            "calibrated_on": people_file.name,
+        },
+    }
+    contract.sidecar_path.write_text(
+        json.dumps(sidecar_of(contract, fused_far_thresholds=table, metrics=metrics), indent=2) + "\n"
+    )
+    return {"sidecar": str(contract.sidecar_path), "fused_far_thresholds": table, **metrics["fused_calibration"]}
