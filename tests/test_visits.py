@@ -192,3 +192,27 @@ def test_an_empty_picture_keeps_the_visit_until_the_gap(mode):
     assert events == [] and visit.active
     visit, events = step(visit, Seen(face=False), 2.0, rules, judge)
     assert events == [VisitEnded()] and not visit.active
+
+
+def test_every_face_that_stands_there_for_two_seconds_gets_an_answer():
+    """Whatever mixture of refused, fair and good faces, known or not: within 2 s at 15 fps a welcome,
+    "not recognised" or guidance."""
+    rng = np.random.default_rng(7)
+    answers = (Recognised, NotRecognised, Guidance)
+    for _ in range(300):
+        frames = []
+        for _ in range(30):
+            kind = rng.choice(["refused", "fair", "good"], p=rng.dirichlet([1, 1, 1]))
+            direction = PEOPLE[ALICE] if rng.random() < 0.5 else rng.normal(size=3)
+            if kind == "refused":
+                frames.append(Seen(face=True, guidance=str(rng.choice(["too_small", "turned", "blurred", "too_dark"]))))
+            else:
+                frames.append(
+                    face(
+                        direction + rng.normal(scale=0.05, size=3),
+                        FAIR if kind == "fair" else GOOD,
+                        "turned" if kind == "fair" else None,
+                    )
+                )
+        _, happened = play(frames, rules=FUSED, judge=judge)
+        assert any(isinstance(e, answers) for _, e in happened)
