@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import os
+import queue
 import sys
 from pathlib import Path
 
@@ -264,6 +266,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class QueuedLogs:
+    """Log records go through a queue to one thread that writes them, so a
+    stderr that blocks (a pipe nobody reads, a stalled journal) holds up that
+    thread only, never the camera loop or a request. The queue is bounded:
+    while the writer is stuck, records beyond it are counted and dropped."""
+
+    LIMIT = 10_000
+
+    def __init__(self, level: int, stream=None):
+        self.queue: queue.Queue = queue.Queue(self.LIMIT)
+        self.dropped = 0
+        writer = logging.StreamHandler(stream if stream is not None else sys.stderr)
+        writer.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.handler = _DroppingQueueHandler(self)
+        self.listener = logging.handlers.QueueListener(self.queue, writer)
+        root = logging.getLogger()
+        root.addHandler(self.handler)
+        root.setLevel(level)
+        # Every request at INFO would be a line each (/status is polled every second); errors still show.
+        logging.getLogger("werkzeug").setLevel(max(level, logging.WARNING))
+        self.listener.start()
+
+    def stop(self, wait: float = 1.0) -> None:
+        """Stop taking records and write what is queued, waiting at most ``wait``
+        seconds for a stuck stream (QueueListener.stop would wait for ever)."""
+        logging.getLogger().removeHandler(self.handler)
+        thread, self.listener._thread = self.listener._thread, None
+        if thread is None:
+            return
+        try:
+            self.queue.put(self.listener._sentinel, timeout=wait)
+        except queue.Full:
+            return
+        thread.join(wait)  # a daemon thread: a stream stuck for good does not keep the process alive
+
+
+class _DroppingQueueHandler(logging.handlers.QueueHandler):
+    def __init__(self, logs: QueuedLogs):
+        super().__init__(logs.queue)
+        self.logs = logs
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            if dropped := self.logs.dropped:  # the writer moves again: say what it missed, first
+                note = f"{dropped} log records were dropped while the log could not be written"
+                self.queue.put_nowait(logging.LogRecord("kiosk", logging.WARNING, __file__, 0, note, None, None))
+                self.logs.dropped = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.logs.dropped += 1
+
+
+def start_logging(level: int, stream=None) -> QueuedLogs:
+    return QueuedLogs(level, stream)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.config, args.verbose = getattr(args, "config", None), getattr(args, "verbose", False)
@@ -271,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     # The service logs its progress; one-off commands print results, and only warnings unless -v.
     serving = args.command == "run" or getattr(args, "admin_command", None) == "serve"
     level = logging.DEBUG if args.verbose else logging.INFO if serving else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs = start_logging(level)
     try:
         config = load_config(args.config)
         return args.func(args, config)
@@ -281,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, OSError) as exc:
         log.error("%s", exc)
         return 1
+    finally:
+        logs.stop()
 
 
 if __name__ == "__main__":

@@ -5,10 +5,14 @@ fleet's findings (1, 2, 5) are in tests/test_fleet.py."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ from kiosk.status import Screen, Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
 from tests.helpers import PASSWORD, ROOT, form_token, login, punch, services, token_of
+from tests.postgres_server import wait_for
 
 
 def kiosk(tmp_path, *args, stdin=None, env=None):
@@ -453,3 +458,63 @@ def test_3_ipv4_mapped_loopback_is_loopback(tmp_path):
     assert b"Alice" not in client.get("/status", **via("::ffff:10.0.0.66")).data
     # One client is one client, however its address is written.
     assert wrong_logins(client, 3, **via("::ffff:10.0.0.66")) + wrong_logins(client, 3, **via("10.0.0.66")) == [401] * 5 + [429]
+
+
+# -- 10. a stuck log -------------------------------------------------------------------------------------
+class StuckStream(io.TextIOBase):
+    """stderr as a pipe nobody reads: every write waits until ``gate`` opens."""
+
+    def __init__(self):
+        self.gate, self.written = threading.Event(), []
+
+    def write(self, text):
+        self.gate.wait()
+        self.written.append(text)
+        return len(text)
+
+    def flush(self):
+        self.gate.wait()
+
+
+def test_10_a_log_that_blocks_forever_does_not_block_the_caller(monkeypatch):
+    import logging
+
+    from kiosk import cli
+
+    stuck = StuckStream()
+    monkeypatch.setattr(sys, "stderr", stuck)
+    monkeypatch.setattr(logging.root, "handlers", [])  # as in the service: pytest's capture out of the way
+    monkeypatch.setattr(logging.root, "level", logging.WARNING)
+    returned = []
+
+    def run():
+        # A config error is logged and main returns, however long stderr takes.
+        returned.append(cli.main(["-c", "/nonexistent/kiosk.toml", "check-config"]))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    try:
+        assert returned == [2], "main waited for a stuck stderr"
+        # While it is stuck, a running kiosk's logging returns at once, and the access log stays out of INFO.
+        logs = cli.start_logging(logging.INFO)
+        try:
+            started = time.monotonic()
+            for frame in range(2000):
+                logging.getLogger("kiosk").info("frame %d", frame)
+            assert time.monotonic() - started < 1.0
+            assert not logging.getLogger("werkzeug").isEnabledFor(logging.INFO)
+            for frame in range(logs.LIMIT):  # beyond what the queue holds: dropped, and counted
+                logging.getLogger("kiosk").info("more %d", frame)
+            stuck.gate.set()
+            assert wait_for(logs.queue.empty, 10)
+            logging.getLogger("kiosk").warning("moving again")
+        finally:
+            stuck.gate.set()
+            logs.stop()
+    finally:
+        stuck.gate.set()
+    assert any("config file not found" in text for text in stuck.written)  # nothing lost once it moves again
+    assert any("frame 1999" in text for text in stuck.written)
+    assert any(re.search(r"\b\d{4} log records were dropped", text) for text in stuck.written)
+    assert "moving again" in stuck.written[-1]
