@@ -46,18 +46,22 @@ LFW = Path(__file__).resolve().parents[2] / "shared" / "data" / "lfw"
 
 
 class PacedReplay:
-    """Frames handed out no faster than the camera's rate; remembers when each was taken."""
+    """Frames handed out no faster than the camera's rate; remembers when each
+    was taken (a skipped frame: when the one after it was) and how many were read."""
 
     name = "replay:benchmark"
 
     def __init__(self, frames, fps: float):
         self.frames, self.interval = list(frames), 1.0 / fps
         self.taken: list[float] = []
-        self.start = time.monotonic()
+        self.reads = 0
+        self.start: float | None = None  # the first read: building the loop must not cost frames
 
     def read(self):
         if len(self.taken) == len(self.frames):
             return None
+        if self.start is None:
+            self.start = time.monotonic()
         due = self.start + len(self.taken) * self.interval
         wait = due - time.monotonic()
         if wait > 0:
@@ -65,22 +69,34 @@ class PacedReplay:
         # A camera keeps only its newest frame: a pipeline that falls behind skips frames.
         index = max(len(self.taken), min(len(self.frames) - 1, int((time.monotonic() - self.start) / self.interval)))
         self.taken += [time.monotonic()] * (index + 1 - len(self.taken))
+        self.reads += 1
         return self.frames[index]
+
+    def due(self, index: int) -> float:
+        """When the camera takes frame ``index`` (once the first has been read)."""
+        return self.start + index * self.interval
 
     def close(self):
         pass
 
 
 class Watch(Status):
-    """The first welcome, "already" or "not recognised" screen and when it appeared."""
+    """Every welcome, "already" and "not recognised" screen and when it
+    appeared by ``clock`` (``outcomes``; ``outcome`` is the first)."""
 
-    def __init__(self):
+    def __init__(self, clock=time.monotonic):
         super().__init__()
-        self.outcome = None
+        self.clock = clock
+        self.outcomes: list[tuple[float, object]] = []
+
+    @property
+    def outcome(self):
+        return self.outcomes[0] if self.outcomes else None
 
     def show(self, screen, face=None):
-        if self.outcome is None and screen.state in ("welcome", "already", "unknown"):
-            self.outcome = (time.monotonic(), screen)
+        # A held screen is shown again with each frame; only a new one is an outcome.
+        if screen.state in ("welcome", "already", "unknown") and screen != self.screen:
+            self.outcomes.append((self.clock(), screen))
         super().show(screen, face)
 
 
