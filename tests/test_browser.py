@@ -72,6 +72,7 @@ def non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
+@pytest.mark.slow
 @pytest.mark.lfw
 def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
     from selenium.webdriver.common.by import By

@@ -55,6 +55,7 @@ def write_sidecar(path, model):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.lfw
 def test_int8_graph_is_integer_only_with_edgetpu_ops(int8_model):
     check_integer_only(int8_model)
@@ -69,6 +70,7 @@ def test_int8_graph_is_integer_only_with_edgetpu_ops(int8_model):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.lfw
 def test_int8_embeddings_match_keras_on_real_crops(int8_model, shipped_keras, lfw_crops):
     write_sidecar(int8_model, shipped_keras)
@@ -76,6 +78,7 @@ def test_int8_embeddings_match_keras_on_real_crops(int8_model, shipped_keras, lf
     assert cosine.mean() > 0.98 and cosine.min() > 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.lfw
 @pytest.mark.parametrize("quantization", ["fp32", "fp16"])
 def test_float_exports_match_keras(tmp_path, shipped_keras, lfw_crops, quantization):
@@ -86,6 +89,7 @@ def test_float_exports_match_keras(tmp_path, shipped_keras, lfw_crops, quantizat
     assert parity(shipped_keras, path, lfw_crops.crops[:20]).min() > 0.999
 
 
+@pytest.mark.slow
 def test_float_model_is_not_edgetpu_ready(tmp_path, shipped_keras):
     path = tmp_path / "face_embedding_fp32.tflite"
     path.write_bytes(convert(shipped_keras, "fp32"))
@@ -93,6 +97,7 @@ def test_float_model_is_not_edgetpu_ready(tmp_path, shipped_keras):
         check_integer_only(path)
 
 
+@pytest.mark.slow
 @pytest.mark.lfw
 def test_edgetpu_compile_without_the_compiler_says_how_to_get_it(tmp_path, monkeypatch, int8_model):
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -112,6 +117,7 @@ def test_bundled_models_are_edgetpu_ready_int8_with_their_evaluation(name, size,
     assert json.loads(contract.sidecar_path.read_text())["model_file"] == path.name
 
 
+@pytest.mark.slow
 def test_full_export_writes_calibrated_sidecars(tmp_path):
     """``run_export`` on a tiny trained run: three models, thresholds from held-out people."""
     from trainer.export import ExportConfig, run_export

@@ -32,6 +32,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_kill_9_while_punching_a_hundred_times_loses_nothing_acknowledged(tmp_path):
     db = tmp_path / "kiosk.db"
     rng = random.Random(0)

