@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import logging.handlers
 import os
-import queue
 import sys
 from pathlib import Path
 
 from kiosk import composition
 from kiosk.config import Config, ConfigError, load_config
+from kiosk.logs import start_logging
 
 log = logging.getLogger("kiosk")
 
@@ -264,62 +263,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restore)
     sub.add_parser("check-config", help="validate the config file and the model it names").set_defaults(func=cmd_check_config)
     return parser
-
-
-class QueuedLogs:
-    """Log records go through a queue to one thread that writes them, so a
-    stderr that blocks (a pipe nobody reads, a stalled journal) holds up that
-    thread only, never the camera loop or a request. The queue is bounded:
-    while the writer is stuck, records beyond it are counted and dropped."""
-
-    LIMIT = 10_000
-
-    def __init__(self, level: int, stream=None):
-        self.queue: queue.Queue = queue.Queue(self.LIMIT)
-        self.dropped = 0
-        writer = logging.StreamHandler(stream if stream is not None else sys.stderr)
-        writer.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        self.handler = _DroppingQueueHandler(self)
-        self.listener = logging.handlers.QueueListener(self.queue, writer)
-        root = logging.getLogger()
-        root.addHandler(self.handler)
-        root.setLevel(level)
-        # Every request at INFO would be a line each (/status is polled every second); errors still show.
-        logging.getLogger("werkzeug").setLevel(max(level, logging.WARNING))
-        self.listener.start()
-
-    def stop(self, wait: float = 1.0) -> None:
-        """Stop taking records and write what is queued, waiting at most ``wait``
-        seconds for a stuck stream (QueueListener.stop would wait for ever)."""
-        logging.getLogger().removeHandler(self.handler)
-        thread, self.listener._thread = self.listener._thread, None
-        if thread is None:
-            return
-        try:
-            self.queue.put(self.listener._sentinel, timeout=wait)
-        except queue.Full:
-            return
-        thread.join(wait)  # a daemon thread: a stream stuck for good does not keep the process alive
-
-
-class _DroppingQueueHandler(logging.handlers.QueueHandler):
-    def __init__(self, logs: QueuedLogs):
-        super().__init__(logs.queue)
-        self.logs = logs
-
-    def enqueue(self, record: logging.LogRecord) -> None:
-        try:
-            if dropped := self.logs.dropped:  # the writer moves again: say what it missed, first
-                note = f"{dropped} log records were dropped while the log could not be written"
-                self.queue.put_nowait(logging.LogRecord("kiosk", logging.WARNING, __file__, 0, note, None, None))
-                self.logs.dropped = 0
-            self.queue.put_nowait(record)
-        except queue.Full:
-            self.logs.dropped += 1
-
-
-def start_logging(level: int, stream=None) -> QueuedLogs:
-    return QueuedLogs(level, stream)
 
 
 def main(argv: list[str] | None = None) -> int:

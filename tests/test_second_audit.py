@@ -480,6 +480,7 @@ def test_10_a_log_that_blocks_forever_does_not_block_the_caller(monkeypatch):
     import logging
 
     from kiosk import cli
+    from kiosk.logs import start_logging
 
     stuck = StuckStream()
     monkeypatch.setattr(sys, "stderr", stuck)
@@ -497,7 +498,7 @@ def test_10_a_log_that_blocks_forever_does_not_block_the_caller(monkeypatch):
     try:
         assert returned == [2], "main waited for a stuck stderr"
         # While it is stuck, a running kiosk's logging returns at once, and the access log stays out of INFO.
-        logs = cli.start_logging(logging.INFO)
+        logs = start_logging(logging.INFO)
         try:
             started = time.monotonic()
             for frame in range(2000):
