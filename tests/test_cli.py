@@ -16,7 +16,8 @@ def run(tmp_path, *args, stdin=None):
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, input=stdin, timeout=120)
 
 
-@pytest.mark.parametrize("command", ["kiosk", "trainer"])
+# The trainer imports TensorFlow before it can answer: 5-9 s here.
+@pytest.mark.parametrize("command", ["kiosk", pytest.param("trainer", marks=pytest.mark.slow)])
 def test_help_works(tmp_path, command):
     result = run(tmp_path, command, "--help")
     assert result.returncode == 0 and "usage:" in result.stdout
