@@ -63,12 +63,12 @@ class LivenessSettings:
 
     history_seconds: float = 2.0  # how far back a frame is compared with
     min_face_score: float = 0.5  # meshes the model doubts are a face are skipped
-    min_motion: float = 0.05  # motion beyond a similarity before a pair can vote flat
+    min_motion: float = 0.04  # motion beyond a similarity before a pair can vote flat
     three_d_residual: float = 0.10  # planar residual only a solid head reaches
     flat_ratio: float = 0.5  # planar residual under this fraction of the motion: a flat vote
     three_d_votes: int = 2
     flat_votes: int = 3
-    closed_fraction: float = 0.65  # EAR below this fraction of the open-eye EAR: eyes closed
+    closed_fraction: float = 0.6  # EAR below this fraction of the open-eye EAR: eyes closed
     reopened_fraction: float = 0.85  # and back above this fraction: open again
     max_blink_seconds: float = 0.6  # eyes closed longer are not a blink (looking down, sleeping)
     open_frames: int = 3  # frames of open eyes before closing counts
