@@ -19,6 +19,7 @@ from kiosk import attendance, templates
 from kiosk.attendance import DayRecord, Entry
 from kiosk.config import AttendanceSettings
 from kiosk.enrollment import Lookalike, Reference, decode_photo, lookalikes, make_reference, reembed, reference_image
+from kiosk.punch_photos import PunchPhotos, face_photo
 from kiosk.recognition import FaceEncoder, FrameResult, Recognizer, Thresholds
 from kiosk.store import Store, UnknownEmployee
 from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference
@@ -80,6 +81,8 @@ class Application:
         self.zone = rules.zone()
         self.clock = clock or (lambda: dt.datetime.now(self.zone))
         self.templates = TemplateStore(store)
+        self.photos = PunchPhotos(store)
+        self._pruned: dt.datetime | None = None  # when old punch photos were last deleted
 
     @property
     def encoder(self) -> FaceEncoder | None:
@@ -275,11 +278,41 @@ class Application:
         )
         return VisitOutcome(name, entry, None if entry is not None else decision.recent)
 
+    def keep_punch_photo(self, entry: Entry, best: BestFace) -> bool:
+        """A small photo of the face behind a punch, for the manager; old ones go after ``punch_photo_days``."""
+        days = self.rules.punch_photo_days
+        if days == 0:
+            return False
+        self.photos.keep(entry.id, entry.at, face_photo(best.frame, best.face))
+        self.forget_old_punch_photos()
+        return True
+
+    def forget_old_punch_photos(self) -> int:
+        """Delete punch photos older than ``punch_photo_days`` (at most once an hour; all of them when 0)."""
+        now = self.now()
+        if self._pruned is not None and now - self._pruned < dt.timedelta(hours=1):
+            return 0
+        self._pruned = now
+        return self.photos.forget_before(now - dt.timedelta(days=self.rules.punch_photo_days))
+
+    def punch_photo(self, entry_id: int) -> bytes | None:
+        return self.photos.photo(entry_id)
+
+    def punch_photos_of(self, entry_ids: list[int]) -> set[int]:
+        return self.photos.which(entry_ids)
+
     def add_punch(self, employee_id: int, day: dt.date, time: dt.time, direction: str, *, author: str, note: str) -> Entry:
         """A manager's punch for a day and local time."""
         at = dt.datetime.combine(day, time, tzinfo=self.zone)
         return self.store.add_correction(
-            employee_id, attendance.ADDED, at=at, direction=direction, author=author, note=note, work_day=self.work_day(at)
+            employee_id,
+            attendance.ADDED,
+            at=at,
+            direction=direction,
+            author=author,
+            note=note,
+            work_day=self.work_day(at),
+            kiosk_id=self.kiosk_id,  # where it was made: in a fleet, the database ties each row to its member
         )
 
     def correct(
@@ -292,7 +325,15 @@ class Application:
             raise UnknownEntry(entry_id)
         now = self.now()
         entry = self.store.add_correction(
-            owner, kind, at=now, target=entry_id, author=author, note=note, work_day=self.work_day(now), direction=direction
+            owner,
+            kind,
+            at=now,
+            target=entry_id,
+            author=author,
+            note=note,
+            work_day=self.work_day(now),
+            direction=direction,
+            kiosk_id=self.kiosk_id,
         )
         if wrong_person and kind == attendance.VOID:
             self.templates.remove(self.templates.learnt_from(entry_id))

@@ -92,11 +92,14 @@ class KioskLoop:
                 }
             )
         self.screen.punched(person, outcome, now)
-        try:
-            if self.app.learn(person, event, self.decision.best_named, outcome.entry) is not None:
+        best = self.decision.best_named
+        try:  # pictures not kept must never cost a punch or the loop
+            if outcome.entry is not None and best is not None:
+                self.app.keep_punch_photo(outcome.entry, best)
+            if self.app.learn(person, event, best, outcome.entry) is not None:
                 log.info("learnt a new template of employee %d at the door", person)
-        except Exception:  # a picture not kept must never cost a punch or the loop
-            log.exception("could not keep the visit's face as a template")
+        except Exception:
+            log.exception("could not keep the visit's face (punch photo or template)")
 
     def run(self) -> None:
         """Until stopped, or until a replay that does not loop has played out;

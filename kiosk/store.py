@@ -128,6 +128,9 @@ class Store:
             self.db.execute("DELETE FROM reference_faces WHERE employee_id = ?", (employee_id,))
             self.db.execute("DELETE FROM templates WHERE employee_id = ?", (employee_id,))
             if purge_attendance:
+                self.db.execute(
+                    "DELETE FROM punch_photos WHERE entry_id IN (SELECT id FROM attendance WHERE employee_id = ?)", (employee_id,)
+                )
                 self.db.execute("INSERT INTO meta VALUES ('purging', '1')")
                 self.db.execute("DELETE FROM attendance WHERE employee_id = ?", (employee_id,))
                 self.db.execute("DELETE FROM meta WHERE key = 'purging'")

@@ -19,7 +19,7 @@ from kiosk.application import UnknownEntry
 from kiosk.attendance import DayRecord, Entry
 from kiosk.store import UnknownEmployee
 from kiosk.web.auth import client_address, local_target, login_required
-from kiosk.web.services import application
+from kiosk.web.services import application, services
 
 bp = Blueprint("timesheets", __name__, url_prefix="/admin")
 MAX_RANGE_DAYS = 370
@@ -146,9 +146,26 @@ def attendance_log():
     first, last = _range(today, today)
     who = _person_arg()
     app = application()
+    rows = app.punch_log(first, last, who)
     return render_template(
-        "punch_log.html", rows=app.punch_log(first, last, who), first=first, last=last, who=who, employees=app.employees()
+        "punch_log.html",
+        photos=app.punch_photos_of([r.id for r in rows]),
+        rows=rows,
+        first=first,
+        last=last,
+        who=who,
+        employees=app.employees(),
     )
+
+
+@bp.get("/punches/<int:entry_id>/photo.jpg")
+@login_required
+def punch_photo(entry_id):
+    """The face behind a punch: admins only, never cached, gone after punch_photo_days."""
+    jpeg = application().punch_photo(entry_id)
+    if jpeg is None:
+        abort(404, description=f"No photo of punch {entry_id} (kept {_rules().punch_photo_days} days).")
+    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/timesheet")
@@ -177,6 +194,7 @@ def timesheet():
             prev=day - dt.timedelta(days=1),
             next=day + dt.timedelta(days=1),
             default_start=rules.expected_start,
+            photos=application().punch_photos_of([c.entry.id for r in records for c in r.punches]),
         )
     if view == "week":
         day = _date_arg("date", today)
@@ -224,6 +242,7 @@ def _back(form) -> str:
 @bp.post("/corrections/add")
 @login_required
 def add_punch():
+    _corrections_here()
     form = AddForm()
     form.employee.choices = [(e.id, e.name) for e in application().employees()]
     back = _back(form)
@@ -243,7 +262,18 @@ def add_punch():
     return redirect(back)
 
 
+def _corrections_here() -> None:
+    """A door of a fleet records punches only; the fleet database refuses its corrections."""
+    if not services().staff_managed_here:
+        abort(
+            403,
+            description="This kiosk is one door of a fleet: corrections are made on the fleet's admin server, "
+            "and reach every door from there. Nothing was changed.",
+        )
+
+
 def _correct(kind: str, form, **extra):
+    _corrections_here()
     back = _back(form)
     if form.entry.data is not None and not 0 < form.entry.data <= MAX_ID:
         abort(400, description="'entry' must be a punch's number.")
