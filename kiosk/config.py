@@ -79,6 +79,8 @@ class KioskSettings(Settings):
 
     id: KioskId = "kiosk-1"  # recorded with every punch
     data_dir: PathSetting = Field(default_factory=default_data_dir)
+    backups: int = Field(7, ge=0, le=366)  # daily backups kept in DATA_DIR/backups (0: the kiosk makes none)
+    min_free_mb: int = Field(200, ge=0, le=10**6)  # warn (log, /healthz, status page) when the data folder has less free
 
 
 class CameraSettings(Settings):
@@ -187,6 +189,7 @@ class AttendanceSettings(Settings):
     day_start: Time = "04:00"  # punches before this count for the day before
     timezone: str = ""  # e.g. "Europe/Berlin"; empty: the machine's
     expected_start: TimeOrEmpty = ""  # default start time for "late" (empty: none)
+    punch_photo_days: int = Field(30, ge=0, le=3650)  # a photo of each punch is kept this long (0: none is taken)
 
     @field_validator("timezone")
     @classmethod
