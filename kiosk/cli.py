@@ -199,10 +199,13 @@ def cmd_restore(args, config: Config) -> int:
 
     lock = lock_data_dir(Path(config.kiosk.data_dir))  # refuses while a kiosk runs on this folder
     try:
-        summary = restore(Path(args.backup), composition.db_path(config))
+        summary = restore(Path(args.backup), composition.db_path(config), force=args.force)
     finally:
         lock.close()
     print(f"restored {args.backup}: {summary['employees']} employees, {summary['attendance_rows']} attendance rows")
+    if summary["kept"]:
+        lost = f", with the {summary['missing']} entries the backup lacks" if summary["missing"] else ""
+        print(f"the database it replaced is kept as {summary['kept']} (and its WAL, if it had one){lost}")
     return 0
 
 
@@ -260,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
     p = sub.add_parser("restore", help="verify a backup and make it the database (stop the kiosk first)")
     p.add_argument("backup")
+    p.add_argument("--force", action="store_true", help="restore even when the database holds entries the backup lacks")
     p.set_defaults(func=cmd_restore)
     sub.add_parser("check-config", help="validate the config file and the model it names").set_defaults(func=cmd_check_config)
     return parser

@@ -159,6 +159,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
         )
     store = open_store(config, central_db=central_db)
     store.quick_check()
+    daily = _start_daily_backups(config)
     app = application(config, store)
     if central_db is not None:
         from kiosk.fleet.sync import Replicator
@@ -243,6 +244,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
                 break
     finally:
         heartbeat.stop()
+        daily.stop()
         running.server.shutdown()
         running.worker.join(timeout=5)
         if replicator:
@@ -253,6 +255,31 @@ def serve(config: Config, admin_server: bool = False) -> int:
     if fatal or loop.error:
         raise RuntimeError(f"stopping: {fatal[0] if fatal else loop.error}")
     return 0
+
+
+@dataclass
+class _Daily:
+    """The daily backups' thread, stopped with the kiosk (a backup under way gets a few seconds to finish)."""
+
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread.ident is not None:  # started (backups = 0 starts none)
+            self.thread.join(timeout=5)
+
+
+def _start_daily_backups(config: Config) -> _Daily:
+    """A backup now if the newest in DATA_DIR/backups is a day old, then once a day (``[kiosk] backups``)."""
+    from kiosk.backup import DailyBackups
+
+    daily = DailyBackups(db_path(config), config.kiosk.backups, config.kiosk.min_free_mb)
+    stop = threading.Event()
+    thread = threading.Thread(target=daily.run, args=(stop,), name="backups", daemon=True)
+    if config.kiosk.backups > 0:
+        thread.start()
+    return _Daily(thread, stop)
 
 
 def _start(config: Config, services, loop, replicator) -> Running:
@@ -302,8 +329,11 @@ def check_config(config: Config, source: str) -> str:
     if config.camera.source == "replay" and not Path(config.camera.replay_path).exists():
         raise ConfigError(f"camera.replay_path: {config.camera.replay_path} not found")
     from kiosk.data_folder import folder_problem
+    from kiosk.database_file import missing_database
 
     if problem := folder_problem(Path(config.kiosk.data_dir)):  # as run's lock of the folder would find it
+        raise ConfigError(f"kiosk.data_dir: {problem}")
+    if problem := missing_database(db_path(config)):  # run would refuse to start empty
         raise ConfigError(f"kiosk.data_dir: {problem}")
     fleet = ""
     if config.fleet.enabled:

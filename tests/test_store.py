@@ -112,7 +112,8 @@ def test_a_deleted_or_replaced_database_is_noticed_before_a_punch_is_acknowledge
     (tmp_path / "kiosk.db").unlink()
     with pytest.raises(StoreError, match="deleted while the kiosk was running"):
         punch(store, a, T0)
-    Store(tmp_path / "kiosk.db").close()  # someone puts a fresh file there
+    Store(tmp_path / "fresh" / "kiosk.db").close()  # someone puts a fresh file there
+    (tmp_path / "fresh" / "kiosk.db").rename(tmp_path / "kiosk.db")
     with pytest.raises(StoreError, match="replaced while the kiosk was running"):
         store.check_file()
 
