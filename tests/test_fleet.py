@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -212,6 +213,148 @@ def test_punches_are_kept_while_the_database_is_away(tmp_path, fleet):
     assert punch(store, 1, T0, kiosk_id="door_a").direction == "in"
     assert store.replica.backlog() == 1
     central.close()
+
+
+# -- a forging member and a poisoned row (issue 24, findings 1, 2 and 5) -----------------------------------------
+def as_role(url, statement, args=()):
+    with psycopg.connect(url) as conn:
+        conn.execute(statement, args)
+
+
+@pytest.fixture
+def door_c(server, fleet):
+    """A third door's role, that has recorded nothing yet."""
+    server.sql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'door_c') THEN "
+        "CREATE ROLE door_c LOGIN IN ROLE kiosk_member; END IF; END $$"
+    )
+
+
+ROW = (
+    "INSERT INTO attendance (uuid, employee_id, at, day, direction, kiosk_id, kind, author, target_uuid) "
+    "VALUES (gen_random_uuid(), %s, now(), current_date, %s, %s, %s, %s, %s)"
+)
+
+
+def test_a_member_cannot_choose_seq_or_received_and_the_database_numbers_rows_in_order(members, fleet):
+    admin, door = members("boss"), members("door_a")
+    ann = enrol(admin)
+    sync(door)
+    for column, value in (("seq", 1_000_000_000), ("received", "2001-01-01")):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_role(
+                fleet["door_a"],
+                f"INSERT INTO attendance (uuid, employee_id, at, day, direction, kiosk_id, kind, {column}) "
+                "VALUES (gen_random_uuid(), %s, now(), current_date, 'in', 'door_a', 'punch', %s)",
+                (ann, value),
+            )
+    for n in range(3):
+        punch(door, ann, T0 + dt.timedelta(hours=n), kiosk_id="door_a")
+    sync(door)
+    with psycopg.connect(fleet["owner"]) as conn:
+        rows = conn.execute("SELECT seq, received FROM attendance ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3]  # dense: a hole would mean a row a member cannot see
+    assert all(abs((r[1] - dt.datetime.now(dt.UTC)).total_seconds()) < 60 for r in rows)
+
+
+def test_a_door_cannot_forge_corrections_other_doors_or_authors(members, fleet, door_c):
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin)
+    sync(door_a), sync(door_b)
+    punch(door_a, ann, T0, kiosk_id="door_a")
+    theirs = punch(door_b, ann, T0 + dt.timedelta(hours=8), kiosk_id="door_b")
+    sync(door_a), sync(door_b), sync(door_a)
+    target = door_b.db.execute("SELECT uuid FROM attendance WHERE id = ?", (theirs.id,)).fetchone()[0]
+    forgeries = [
+        ((ann, None, "door_a", "void", "admin (10.0.0.1)", target), "corrections are made on the fleet's admin server"),
+        ((ann, "in", "door_a", "added", "admin (10.0.0.1)", None), "corrections are made on the fleet's admin server"),
+        ((ann, "out", "door_b", "punch", None, None), "records as door_a"),
+        ((ann, "out", "door_a", "punch", "admin (10.0.0.1)", None), "a punch has no author"),
+    ]
+    for args, needle in forgeries:
+        with pytest.raises(psycopg.errors.CheckViolation, match=needle):
+            as_role(fleet["door_a"], ROW, args)
+    # A role that never recorded anything cannot take a door's name either.
+    with pytest.raises(psycopg.errors.CheckViolation, match="door_b is door_b's"):
+        as_role(fleet["door_b"].replace("door_b@", "door_c@"), ROW, (ann, "in", "door_b", "punch", None, None))
+    # The admin server corrects, as itself.
+    as_role(fleet["boss"], ROW, (ann, None, "office", "void", "admin (10.0.0.1)", target))
+    assert admin.central.count_punches() == 3
+
+
+def test_a_poisoned_row_is_set_aside_with_its_reason_and_blocks_nothing(members, fleet):
+    admin, door = members("boss"), members("door_a")
+    ann = enrol(admin)
+    sync(door)
+    punch(door, ann, T0, kiosk_id="door_a")
+    # Rows recorded before reasons were checked, or by a door that corrected on its own page: the server refuses them.
+    door.db.execute(
+        "INSERT INTO attendance (employee_id, at, day, direction, kiosk_id, kind, author, note, uuid) "
+        "VALUES (?, ?, ?, 'in', 'door_a', 'added', 'admin', ?, ?)",
+        (ann, (T0 + dt.timedelta(hours=1)).isoformat(), T0.date().isoformat(), "wrong person\x00", str(uuid.uuid4())),
+    )
+    door.db.execute(
+        "INSERT INTO attendance (employee_id, at, day, direction, kiosk_id, kind, model_version, uuid) "
+        "VALUES (?, ?, ?, 'out', 'door_a', 'punch', ?, ?)",
+        (ann, (T0 + dt.timedelta(hours=2)).isoformat(), T0.date().isoformat(), "v1\x00", str(uuid.uuid4())),
+    )
+    for n in range(3, 6):
+        punch(door, ann, T0 + dt.timedelta(hours=n), kiosk_id="door_a")
+    replicator = Replicator(door.replica, door.central, site="", model_version="v1")
+    replicator.sync_once()
+    state = replicator.state.snapshot()
+    assert state["backlog"] == 0 and state["state"] == "connected"
+    assert admin.central.count_punches() == 4  # the first punch and the three behind the bad rows
+    assert state["set_aside"] == 2 and "NUL" in state["set_aside_reason"]
+    assert len(door.punch_log()) == 6  # kept here, not deleted
+    punch(door, ann, T0 + dt.timedelta(hours=7), kiosk_id="door_a")
+    replicator.sync_once()
+    assert admin.central.count_punches() == 5 and replicator.state.snapshot()["set_aside"] == 2
+
+
+def forge_seq(fleet, employee_id, seq, kiosk_id="door_b"):
+    """A row numbered as a member could before schema 2 (the owner, with the numbering trigger off)."""
+    with psycopg.connect(fleet["owner"]) as conn:
+        conn.execute("ALTER TABLE attendance DISABLE TRIGGER attendance_from_member")
+        conn.execute(
+            "INSERT INTO attendance (seq, uuid, employee_id, at, day, direction, kiosk_id, kind) "
+            "VALUES (%s, gen_random_uuid(), %s, now(), current_date, 'in', %s, 'punch')",
+            (seq, employee_id, kiosk_id),
+        )
+        conn.execute("ALTER TABLE attendance ENABLE TRIGGER attendance_from_member")
+
+
+def test_a_jump_in_seq_is_reported_and_no_punch_is_missed(members, fleet):
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin)
+    sync(door_a), sync(door_b)
+    punch(door_a, ann, T0, kiosk_id="door_a")
+    sync(door_a)
+    forge_seq(fleet, ann, 1_000_000_000)
+    watcher = Replicator(door_b.replica, door_b.central, site="", model_version="v1")
+    watcher.sync_once()
+    state = watcher.state.snapshot()
+    assert "1 to 1000000000" in state["punch_gap"] and state["state"] == "connected"
+    for n in range(1, 4):  # the doors go on; numbering goes on after the forged number
+        punch(door_a, ann, T0 + dt.timedelta(hours=n), kiosk_id="door_a")
+        sync(door_a)
+    watcher.sync_once()
+    assert len(door_b.punch_log()) == 5 == admin.central.count_punches()
+
+
+def test_a_member_moved_past_punches_by_a_forged_seq_reads_them_again(members, fleet):
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin)
+    sync(door_a), sync(door_b)
+    for n in range(3):
+        punch(door_a, ann, T0 + dt.timedelta(hours=n), kiosk_id="door_a")
+    sync(door_a)
+    # What an earlier kiosk did after the forged row: its position past everything, its check never made.
+    with door_b.db:
+        door_b.db.execute("INSERT OR REPLACE INTO meta VALUES ('fleet_punch_seq', '1000000000')")
+        door_b.db.execute("DELETE FROM meta WHERE key = 'fleet_punch_checked'")
+    sync(door_b)
+    assert len(door_b.punch_log()) == 3
 
 
 # A door without a camera: punches in a loop (printing each entry's id once it is committed) while its sync thread runs.
@@ -545,7 +688,7 @@ def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_wi
     first = kiosk_cli(tmp_path, "fleet", "migrate", config=fleet)
     again = kiosk_cli(tmp_path, "fleet", "migrate", "--database-url", url)
     assert first.returncode == again.returncode == 0, first.stderr
-    assert "schema 1 (applied 1)" in first.stdout and "schema 1 (already)" in again.stdout
+    assert "schema 2 (applied 1, 2)" in first.stdout and "schema 2 (already)" in again.stdout
     ok = kiosk_cli(tmp_path, "check-config", config=fleet)
     assert ok.returncode == 0 and "fleet database host=127.0.0.1" in ok.stdout and "reachable" in ok.stdout
     away = kiosk_cli(tmp_path, "check-config", config="[fleet]\ndatabase_url = 'postgresql://x:hunter2@127.0.0.1:1/k'\n")
@@ -582,7 +725,9 @@ def door_services(tmp_path, central, encoder, backlog, **kw):
         "gallery_revision": 3,
     }
     door = application(MemberStore(Store(tmp_path / "kiosk.db"), central), encoder)
-    return Services(Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok")), door, sync=lambda: state, **kw)
+    return Services(
+        Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok")), door, sync=lambda: state, **kw
+    )
 
 
 @pytest.mark.lfw

@@ -519,3 +519,48 @@ def test_10_a_log_that_blocks_forever_does_not_block_the_caller(monkeypatch):
     assert any("frame 1999" in text for text in stuck.written)
     assert any(re.search(r"\b\d{4} log records were dropped", text) for text in stuck.written)
     assert "moving again" in stuck.written[-1]
+
+
+# -- 5. a door of a fleet leaves corrections to the admin server -------------------------------------------
+def test_5_a_doors_page_refuses_corrections_and_says_where_they_are_made(tmp_path):
+    passwords.set_password(tmp_path, PASSWORD)
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path), attendance=AttendanceSettings(timezone="UTC"))
+    door = services(tmp_path / "kiosk.db", Status(), staff_managed_here=False)  # as 'kiosk run' in a fleet
+    client = create_app(config, door, {"TESTING": True}).test_client()
+    assert login(client).status_code == 302
+    store = Store(tmp_path / "kiosk.db")
+    ann = store.add_employee(
+        "Ann", image=None, face=None, crop=np.zeros((8, 8, 3), np.uint8), embedding=np.ones(4, np.float32), model_version="v"
+    )
+    entry = punch(store, ann, T0)
+    for path, fields in [
+        ("/admin/corrections/void", {"entry": entry.id, "note": "wrong person"}),
+        ("/admin/corrections/direction", {"entry": entry.id, "note": "was out", "direction": "out"}),
+        ("/admin/corrections/add", {"employee": ann, "day": "2026-03-02", "time": "17:00", "direction": "out", "note": "x"}),
+    ]:
+        response = correction(client, path, **fields)
+        assert response.status_code == 403 and b"fleet&#39;s admin server" in response.data, path
+    assert len(store.punch_log()) == 1
+
+
+# -- 1, 2. what the sync reports reaches the status page ---------------------------------------------------
+def test_1_and_2_the_status_page_shows_entries_set_aside_and_a_jump_in_punch_numbers(tmp_path):
+    passwords.set_password(tmp_path, PASSWORD)
+    sync = {
+        "state": "connected",
+        "backlog": 0,
+        "last_sync": "2026-11-23T08:00:00+00:00",
+        "offline_since": None,
+        "problem": None,
+        "gallery_revision": 3,
+        "set_aside": 2,
+        "set_aside_reason": "PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        "punch_gap": "2026-11-23T08:00:00+00:00: punch numbers jump from 1 to 1000000000: every punch was read again",
+    }
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path))
+    client = create_app(config, services(tmp_path / "kiosk.db", Status(), sync=lambda: sync), {"TESTING": True}).test_client()
+    assert login(client).status_code == 302
+    page = client.get("/admin/status").get_data(as_text=True)
+    assert "2 refused by the fleet database" in page and "cannot contain NUL" in page
+    assert "jump from 1 to 1000000000" in page
+    assert client.get("/status").get_json()["fleet"]["set_aside"] == 2

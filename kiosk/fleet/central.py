@@ -25,7 +25,8 @@ from kiosk.fleet.rows import PersonChange, Punch
 
 GALLERY_CHANNEL, PUNCH_CHANNEL = "kiosk_gallery", "kiosk_punches"
 # Advisory locks that serialise the writers of each numbered stream, so a
-# reader that has seen number N can never later find a smaller one.
+# reader that has seen number N can never later find a smaller one (the
+# database's attendance trigger, migrations/0002, takes the punch lock itself).
 _GALLERY_LOCK, _PUNCH_LOCK = 7150001, 7150002
 
 # Versioned schema steps (kiosk/fleet/migrations/NNNN_*.sql), applied in order by ``kiosk fleet migrate``;
@@ -286,40 +287,32 @@ class Central:
         self._run(write)
 
     # -- punches -------------------------------------------------------------------
-    def push(self, punches: list[Punch]) -> None:
-        """Store punches (each once, whatever is sent twice)."""
+    def push(self, punches: list[Punch]) -> dict[str, str]:
+        """Store punches (each once, whatever is sent twice). Returns the rows
+        the database refused for their content (a NUL byte, a door's correction,
+        another door's name: see migrations/0002), by UUID, with the reason;
+        the others are stored, so one bad row never holds up those behind it."""
         if not punches:
-            return
+            return {}
+        import psycopg
 
         def write(conn):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PUNCH_LOCK,))
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO attendance (uuid, employee_id, at, day, direction, distance, kiosk_id, site, model_version, "
-                    "kind, author, note, target_uuid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (uuid) DO NOTHING",
-                    [
-                        (
-                            p.uuid,
-                            p.employee_id,
-                            p.at,
-                            p.day,
-                            p.direction,
-                            p.distance,
-                            p.kiosk_id,
-                            p.site,
-                            p.model_version,
-                            p.kind,
-                            p.author,
-                            p.note,
-                            p.target_uuid,
-                        )
-                        for p in punches
-                    ],
-                )
+            refused: dict[str, str] = {}
+            try:
+                with conn.transaction(), conn.cursor() as cur:  # a savepoint: all at once, the usual case
+                    cur.executemany(_INSERT_PUNCH, [_punch_row(p) for p in punches])
+            except (psycopg.DataError, psycopg.IntegrityError):
+                for p in punches:  # then one by one, to tell the refused rows from the rest
+                    try:
+                        with conn.transaction():
+                            conn.execute(_INSERT_PUNCH, _punch_row(p))
+                    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                        refused[p.uuid] = _first_line(exc)
             conn.execute(f"NOTIFY {PUNCH_CHANNEL}")
+            return refused
 
-        self._run(write)
+        return self._run(write)
 
     def punches_after(self, seq: int, limit: int = 2000) -> list[Punch]:
         def read(conn):
@@ -380,3 +373,20 @@ class Central:
 
 def _bytes(value) -> bytes | None:
     return None if value is None else bytes(value)
+
+
+# What a member sends of a row: every column but seq and received, which the database sets.
+_PUNCH_COLUMNS = "uuid employee_id at day direction distance kiosk_id site model_version kind author note target_uuid".split()
+_INSERT_PUNCH = (
+    f"INSERT INTO attendance ({', '.join(_PUNCH_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_PUNCH_COLUMNS))}) "
+    "ON CONFLICT (uuid) DO NOTHING"
+)
+
+
+def _punch_row(p: Punch) -> tuple:
+    return tuple(getattr(p, column) for column in _PUNCH_COLUMNS)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -32,6 +32,9 @@ from kiosk.store_rows import reference_row
 # recorded here (entries pulled from the fleet are inserted with 'pulling' set).
 REPLICA_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS outbox (attendance_id INTEGER PRIMARY KEY REFERENCES attendance(id))",
+    # Entries the fleet database refused for their content: out of the outbox, kept here and in the log.
+    "CREATE TABLE IF NOT EXISTS set_aside (attendance_id INTEGER PRIMARY KEY REFERENCES attendance(id), "
+    "reason TEXT NOT NULL, at TEXT NOT NULL)",
     "CREATE TRIGGER IF NOT EXISTS attendance_outbox AFTER INSERT ON attendance "
     "WHEN (SELECT value FROM meta WHERE key = 'pulling') IS NULL "
     "BEGIN INSERT INTO outbox VALUES (NEW.id); END",
@@ -117,6 +120,18 @@ class Replica:
     def punch_position(self) -> int:
         return int(self._meta("fleet_punch_seq", 0))
 
+    def punches_checked(self) -> int | None:
+        """Up to which number every punch was read from the start (None: never, by this version)."""
+        value = self._meta("fleet_punch_checked")
+        return None if value is None else int(value)
+
+    def read_again(self) -> None:
+        """Pull every punch from the start on the next pull (those already here are skipped)."""
+        self._set_meta("fleet_punch_seq", 0)
+
+    def checked_through(self, seq: int) -> None:
+        self._set_meta("fleet_punch_checked", seq)
+
     def apply_punches(self, punches: list[Punch]) -> int:
         """Insert entries from the fleet database (those already here are
         skipped) and move the position past them; returns how many were new."""
@@ -183,6 +198,24 @@ class Replica:
             )
             for r in rows
         ]
+
+    def set_aside(self, refused: dict[str, str]) -> None:
+        """Entries the fleet database refused for their content (by UUID, with its reason): they leave
+        the outbox, so the entries behind them go, and stay here, in the log and in ``set_aside``."""
+        now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for uuid, reason in refused.items():
+                row = self.db.execute("SELECT id FROM attendance WHERE uuid = ?", (uuid,)).fetchone()
+                if row is not None:
+                    self.db.execute("INSERT OR REPLACE INTO set_aside VALUES (?, ?, ?)", (row[0], reason, now))
+                    self.db.execute("DELETE FROM outbox WHERE attendance_id = ?", (row[0],))
+
+    def set_aside_summary(self) -> tuple[int, str | None]:
+        """How many entries are set aside, and the reason the latest was refused."""
+        count = self.db.execute("SELECT COUNT(*) FROM set_aside").fetchone()[0]
+        latest = self.db.execute("SELECT reason FROM set_aside ORDER BY at DESC, attendance_id DESC LIMIT 1").fetchone()
+        return count, None if latest is None else latest[0]
 
     def outbox_done(self, uuids: list[str]) -> None:
         with self.db:

@@ -23,6 +23,9 @@ class SyncState:
     offline_since: str | None = None
     problem: str | None = None
     gallery_revision: int = 0
+    set_aside: int = field(default=0, init=False)  # entries the fleet database refused for their content, kept here
+    set_aside_reason: str | None = field(default=None, init=False)  # why the latest of them was refused
+    punch_gap: str | None = field(default=None, init=False)  # the last hole seen in the database's punch numbers
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
 
     def snapshot(self) -> dict:
@@ -34,6 +37,9 @@ class SyncState:
                 "offline_since": self.offline_since,
                 "problem": self.problem,
                 "gallery_revision": self.gallery_revision,
+                "set_aside": self.set_aside,
+                "set_aside_reason": self.set_aside_reason,
+                "punch_gap": self.punch_gap,
             }
 
 
@@ -61,16 +67,56 @@ class Replicator:
     def sync_once(self) -> None:
         replica = self.replica
         while batch := replica.outbox_batch(self.site, self.batch):
-            self.central.push(batch)
-            replica.outbox_done([p.uuid for p in batch])
+            if refused := self.central.push(batch):
+                log.warning(
+                    "the fleet database refused %d entries, set aside here: %s", len(refused), next(iter(refused.values()))
+                )
+                replica.set_aside(refused)
+            replica.outbox_done([p.uuid for p in batch if p.uuid not in refused])
         replica.remember_model_version(self.model_version)
         replica.pull_gallery(self.central, self.model_version)
-        while punches := self.central.punches_after(replica.punch_position()):
-            replica.apply_punches(punches)
+        self._pull_punches()
+        set_aside, reason = replica.set_aside_summary()
         with self.state.lock:
             self.state.state, self.state.problem, self.state.offline_since = "connected", None, None
             self.state.backlog, self.state.gallery_revision = replica.backlog(), replica.gallery_revision()
+            self.state.set_aside, self.state.set_aside_reason = set_aside, reason
             self.state.last_sync = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+    def _pull(self, checked: float) -> tuple[int, tuple[int, int] | None]:
+        """Other doors' entries since the last one applied; returns how many were new, and the
+        first hole in the numbers above ``checked`` (the database numbers them densely)."""
+        replica, new, hole = self.replica, 0, None
+        while punches := self.central.punches_after(position := replica.punch_position()):
+            for p in punches:
+                if hole is None and p.seq != position + 1 and p.seq > checked:
+                    hole = (position, p.seq)
+                position = p.seq
+            new += replica.apply_punches(punches)
+        return new, hole
+
+    def _pull_punches(self) -> None:
+        """Pull, and read everything again when a hole shows (a row numbered by hand, or one this
+        member cannot see) or when this version never has: before schema 2 a member could number a
+        row 1000000000 and move every door's position past the punches to come."""
+        replica = self.replica
+        start, checked = replica.punch_position(), replica.punches_checked()
+        # A first read from the start reads every punch anyway: holes in old numbers are harmless there.
+        _, hole = self._pull(float("inf") if start == 0 and checked is None else checked or 0)
+        if hole is None and (checked is not None or start == 0):
+            replica.checked_through(replica.punch_position())
+            return
+        replica.read_again()
+        found, _ = self._pull(float("inf"))
+        replica.checked_through(replica.punch_position())
+        what = f"punch numbers jump from {hole[0]} to {hole[1]}" if hole else "first check of this door's punches"
+        message = f"{what}: every punch was read again, and {found} were missing here"
+        if hole is None and not found:
+            log.info("fleet database: %s", message)
+            return
+        log.warning("fleet database: %s", message)
+        with self.state.lock:
+            self.state.punch_gap = f"{dt.datetime.now().astimezone().isoformat(timespec='seconds')}: {message}"
 
     def run(self) -> None:
         pause = 1.0
