@@ -201,8 +201,13 @@ def serve(config: Config, admin_server: bool = False) -> int:
     if not passwords.is_set(data_dir):
         log.warning("no admin password yet: run 'kiosk admin set-password' to use the admin page")
     fatal: list[str] = []
+    from kiosk.disk_space import DiskSpace
+
+    disk = DiskSpace(data_dir, config.kiosk.min_free_mb, status)
+    disk.check()
 
     def check():
+        disk.check()  # a warning, never fatal: a full disk must not stop the door
         try:
             store.check_file()
             problem = None

@@ -11,6 +11,8 @@ import numpy as np
 from kiosk import visits
 from kiosk.application import Application
 from kiosk.camera_pump import CameraPump
+from kiosk.database_file import StoreError
+from kiosk.disk_space import recording_problem
 from kiosk.preview import PreviewFeed
 from kiosk.recognition import FrameResult
 from kiosk.screen_state import ScreenState
@@ -80,7 +82,16 @@ class KioskLoop:
 
     def _punch(self, event: visits.Recognised, now: float) -> None:
         person = event.person
-        outcome = self.app.record_visit(person, event.distance, self.decision.name_of(person))
+        try:
+            outcome = self.app.record_visit(person, event.distance, self.decision.name_of(person))
+        except StoreError:  # the file was deleted or replaced: writing on would lose punches
+            raise
+        except Exception as exc:  # a full disk, say: the door goes on, and says it cannot record
+            self.status.recording_problem = recording_problem(exc, self.app.store.path.parent)
+            log.error("could not record a punch for employee %d: %s", person, exc)
+            self.screen.cannot_record(now)
+            return
+        self.status.recording_problem = None
         if outcome.entry is not None:
             log.info("punch %s for employee %d", outcome.entry.direction, person)
             self.status.last_recognitions.appendleft(

@@ -38,6 +38,10 @@ class ScreenState:
             detail = f"already recorded at {self._clock(earlier.at)} ({(earlier.direction or '').upper()})"
             self._hold(Screen("already", f"Hello {outcome.name}", detail, public_title="Hello"), now, person)
 
+    def cannot_record(self, now: float) -> None:
+        """The person was recognised but their punch could not be recorded: never claim it was."""
+        self._hold(Screen("cannot-record", "Cannot record right now", "please tell your manager"), now, None)
+
     def not_recognised(self, now: float) -> None:
         self._hold(Screen("unknown", "Not recognised", "please see your manager"), now, None)
 

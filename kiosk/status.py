@@ -29,6 +29,14 @@ class Screen:
         return {"state": self.state, "title": title, "detail": self.detail}
 
 
+@dataclass(frozen=True)
+class RecordingProblem:
+    """Why the last punch could not be recorded (``disk_full``: for want of space)."""
+
+    reason: str
+    disk_full: bool = False
+
+
 @dataclass
 class CameraState:
     """The camera as the pump last found it."""
@@ -79,6 +87,8 @@ class Status:
     frames: int = field(default=0, init=False)
     unknown_faces: int = field(default=0, init=False)
     last_recognitions: deque = field(default_factory=lambda: deque(maxlen=10), init=False)
+    recording_problem: RecordingProblem | None = field(default=None, init=False)  # None: punches are being recorded
+    disk_warning: str | None = field(default=None, init=False)  # free space under [kiosk] min_free_mb
     changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
 
     @property
@@ -114,6 +124,8 @@ class Status:
             "unknown_faces": self.unknown_faces,
             "frames": self.frames,
             "sequence": self.sequence,
+            "recording": "ok" if self.recording_problem is None else self.recording_problem.reason,
+            "disk_warning": self.disk_warning,
         }
         if with_people:
             data["last_recognitions"] = list(self.last_recognitions)
