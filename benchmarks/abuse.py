@@ -7,7 +7,10 @@ Starts ``kiosk run --source none`` on a fresh data folder, then:
    session and CSRF token: peak memory, and how many passwords were actually
    checked (the kiosk logs each failed check);
 2. 2 concurrent uploads of a maximum-size photo (just under the pixel cap)
-   by an admin logged in from another loopback address: peak memory.
+   by an admin logged in from another loopback address: peak memory;
+3. uploads of small files that decode huge (a lossless WebP, a TIFF, an icon
+   holding a 36-megapixel PNG, that PNG itself): each answer and the peak
+   over the memory before them (the issue asks under 150 MB).
 Peak memory is the kernel's high-water mark (VmHWM) of the kiosk process,
 read after each step; the baseline is read before the first.
 """
@@ -35,6 +38,9 @@ import numpy as np
 from PIL import Image
 
 from kiosk.enrollment import MAX_PIXELS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.helpers
+from tests.helpers import format_bombs  # noqa: E402
 
 PASSWORD = "a long enough secret"
 
@@ -192,6 +198,17 @@ def main() -> int:
                 f"2 concurrent {MAX_PIXELS / 1e6:.0f}-megapixel uploads ({len(photo) / 1e6:.1f} MB each): peak {peak:.0f} MB; "
                 f"answers {sorted(results)} (422: no face in a gradient, as expected)"
             )
+
+            # 3. small files that decode huge, one after another
+            before, _ = memory(kiosk.pid)
+            reset_peak(kiosk.pid)
+            for name, data in format_bombs().items():
+                body, kind = multipart({"csrf_token": admin.token("/admin/"), "name": "Bomb"}, "photo", f"bomb.{name}", data)
+                status = admin.post("/admin/enroll", body, kind)
+                _, peak = memory(kiosk.pid)
+                print(
+                    f"{name} bomb ({len(data):,} bytes): answer {status}; peak {max(peak - before, 0):.0f} MB over the {before:.0f} MB before"
+                )
         finally:
             kiosk.terminate()
             kiosk.wait(timeout=30)

@@ -189,6 +189,51 @@ def shot(browser, name):
     browser.save_screenshot(str(folder / f"{name}.png"))
 
 
+# ---- hostile image files ----------------------------------------------------------------------------
+
+
+def png_of(width: int, height: int) -> bytes:
+    """A PNG of ``width`` x ``height`` black RGBA pixels, a few hundred KB at most, made without holding the pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row, body = zlib.compressobj(9), b"\0" * (1 + 4 * width), []
+    for _ in range(height):
+        body.append(packer.compress(row))
+    body.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")
+
+
+def ico_around(png: bytes) -> bytes:
+    """An icon file whose one entry says 256x256 and holds ``png``, whatever its real size."""
+    import struct
+
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+
+
+def format_bombs() -> dict[str, bytes]:
+    """Small files that decode huge: a 5000x5000 lossless WebP (tens of bytes), a 5000x5000
+    group-4 TIFF, a 36-megapixel PNG, and that PNG inside an icon whose header says 256x256."""
+    from PIL import Image
+
+    def saved(image, fmt, **kw):
+        out = io.BytesIO()
+        image.save(out, fmt, **kw)
+        return out.getvalue()
+
+    huge = png_of(6000, 6000)  # 144 MB decoded
+    return {
+        "webp": saved(Image.new("RGB", (5000, 5000), (200, 120, 90)), "WEBP", lossless=True, method=0),
+        "tiff": saved(Image.new("1", (5000, 5000)), "TIFF", compression="group4"),
+        "ico": ico_around(huge),
+        "png": huge,
+    }
+
+
 # ---- a tiny training set for the trainer's smoke runs --------------------------------------------
 
 

@@ -22,7 +22,7 @@ from kiosk.names import InvalidName, clean_name
 from kiosk.status import Screen, Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
-from tests.helpers import PASSWORD, ROOT, form_token, login, punch, services, token_of
+from tests.helpers import PASSWORD, ROOT, form_token, format_bombs, login, punch, services, token_of
 from tests.postgres_server import wait_for
 
 
@@ -168,29 +168,6 @@ def test_11_hostile_forms_are_a_400_with_a_message_and_record_nothing(admin, tmp
 
 
 # -- 6. upload formats: JPEG and PNG only, their size checked before decoding ---------------------------
-def png_of(width: int, height: int) -> bytes:
-    """A PNG of ``width`` x ``height`` black RGBA pixels, a few hundred KB at most, made without holding the pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer, row, body = zlib.compressobj(9), b"\0" * (1 + 4 * width), []
-    for _ in range(height):
-        body.append(packer.compress(row))
-    body.append(packer.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")
-
-
-def ico_around(png: bytes) -> bytes:
-    """An icon file whose one entry says 256x256 and holds ``png``, whatever its real size."""
-    import struct
-
-    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
-
-
 def test_6_only_jpeg_and_png_are_opened_and_bombs_are_refused_before_decoding(tmp_path):
     import io
 
@@ -203,13 +180,9 @@ def test_6_only_jpeg_and_png_are_opened_and_bombs_are_refused_before_decoding(tm
         image.save(out, fmt, **kw)
         return out.getvalue()
 
-    huge = png_of(6000, 6000)  # 36 megapixels, 144 MB decoded
-    bombs = {
-        "webp": (saved(Image.new("RGB", (5000, 5000), (200, 120, 90)), "WEBP", lossless=True, method=0), "WebP"),
-        "tiff": (saved(Image.new("1", (5000, 5000)), "TIFF", compression="group4"), "TIFF"),
-        "ico": (ico_around(huge), "icon"),
-        "png": (huge, "too large"),
-    }
+    made = format_bombs()
+    needles = {"webp": "WebP", "tiff": "TIFF", "ico": "icon", "png": "too large"}
+    bombs = {name: (made[name], needle) for name, needle in needles.items()}
     for name, (data, needle) in bombs.items():
         assert len(data) < 400_000, name  # small files all
         (tmp_path / name).write_bytes(data)
