@@ -346,11 +346,18 @@ def check_config(config: Config, source: str) -> str:
 
         central_db = central(config)
         try:
-            fleet = f"; fleet database {redacted(config.fleet.database_url)}: {fleet_reachability(central_db)}"
+            reachable = fleet_reachability(central_db)
+            fleet = f"; fleet database {redacted(config.fleet.database_url)}: {reachable}"
+            bound = central_db.kiosk_id_bound() if reachable == "reachable" else None
         except CentralError as exc:
             raise ConfigError(f"fleet.database_url: {exc}") from None
         finally:
             central_db.close()
+        if bound is not None and bound != config.kiosk.id:  # every row it sent would be refused and set aside
+            raise ConfigError(
+                f"kiosk.id: the fleet database records this role's rows as {bound!r}, not {config.kiosk.id!r}; "
+                f"set kiosk.id = {bound!r}, or have the database owner change its row in kiosk_doors"
+            )
     people = _gallery_size(config, contract.version)
     door = rec.thresholds(people, fused=config.recognition.decide_by == "fused")
     photo = rec.thresholds(people)

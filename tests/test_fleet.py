@@ -697,6 +697,18 @@ def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_wi
         assert "hunter2" not in result.stdout + result.stderr
 
 
+def test_check_config_says_when_kiosk_id_is_not_the_one_the_database_ties_the_role_to(members, fleet, tmp_path):
+    admin, door = members("boss"), members("door_a")
+    ann = enrol(admin)
+    sync(door)
+    punch(door, ann, T0, kiosk_id="door_a")
+    sync(door)  # the role's first row binds it to door_a
+    renamed = kiosk_cli(tmp_path, "check-config", config=f"[kiosk]\nid = 'door-a'\n[fleet]\ndatabase_url = '{fleet['door_a']}'\n")
+    assert renamed.returncode == 2 and "kiosk.id: the fleet database records this role's rows as 'door_a'" in renamed.stderr
+    same = kiosk_cli(tmp_path, "check-config", config=f"[kiosk]\nid = 'door_a'\n[fleet]\ndatabase_url = '{fleet['door_a']}'\n")
+    assert same.returncode == 0, same.stderr
+
+
 def test_admin_serve_needs_a_fleet(tmp_path):
     result = kiosk_cli(tmp_path, "admin", "serve")
     assert result.returncode == 2 and "set [fleet] database_url" in result.stderr

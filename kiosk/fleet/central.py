@@ -168,6 +168,11 @@ class Central:
 
         return self._direct(read)
 
+    def kiosk_id_bound(self) -> str | None:
+        """The kiosk id the database ties this member's role to (None until it records a row)."""
+        query = "SELECT kiosk_id FROM kiosk_doors WHERE member = session_user"
+        return self._direct(lambda conn: (conn.execute(query).fetchone() or [None])[0])
+
     def check_schema(self) -> None:
         version = self.schema_version()
         if version < SCHEMA_VERSION:
