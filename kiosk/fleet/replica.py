@@ -130,7 +130,8 @@ class Replica:
         self._set_meta("fleet_punch_seq", 0)
 
     def checked_through(self, seq: int) -> None:
-        self._set_meta("fleet_punch_checked", seq)
+        if self.punches_checked() != seq:  # one durable write less on most syncs
+            self._set_meta("fleet_punch_checked", seq)
 
     def apply_punches(self, punches: list[Punch]) -> int:
         """Insert entries from the fleet database (those already here are

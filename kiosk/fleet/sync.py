@@ -101,9 +101,9 @@ class Replicator:
         row 1000000000 and move every door's position past the punches to come."""
         replica = self.replica
         start, checked = replica.punch_position(), replica.punches_checked()
-        # A first read from the start reads every punch anyway: holes in old numbers are harmless there.
-        _, hole = self._pull(float("inf") if start == 0 and checked is None else checked or 0)
-        if hole is None and (checked is not None or start == 0):
+        # Before the first check, holes are old numbering (rows sent twice used numbers up): read everything instead.
+        _, hole = self._pull(float("inf") if checked is None else checked)
+        if hole is None and (checked is not None or start == 0):  # from 0, every punch was read just now
             replica.checked_through(replica.punch_position())
             return
         replica.read_again()
