@@ -288,15 +288,14 @@ def _start_daily_backups(config: Config) -> _Daily:
 
 
 def _start(config: Config, services, loop, replicator) -> Running:
-    """The web server and the sync thread, started; the loop's thread, made."""
-    from werkzeug.serving import make_server
-
+    """The web server (waitress; werkzeug's, hardened, for HTTPS: see kiosk.web.serving) and the
+    sync thread, started; the loop's thread, made."""
     from kiosk.web import create_app
+    from kiosk.web.serving import make_web_server
 
     if replicator:
         threading.Thread(target=replicator.run, name="fleet-sync", daemon=True).start()
-    tls = (str(config.web.tls_cert), str(config.web.tls_key)) if config.web.tls_cert else None
-    server = make_server(config.web.host, config.web.port, create_app(config, services), threaded=True, ssl_context=tls)
+    server = make_web_server(create_app(config, services), config.web)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
     return Running(loop, threading.Thread(target=loop.run, name="loop", daemon=True), web, server, replicator)

@@ -230,7 +230,14 @@ class WebSettings(Settings):
     session_minutes: int = Field(30, ge=1, le=24 * 60)
     tls_cert: PathSetting | None = None  # with tls_key: serve HTTPS (cookies then marked Secure)
     tls_key: PathSetting | None = None
-    max_event_streams: int = Field(16, ge=1, le=1000)  # open /events and preview connections
+    # Every open event stream or camera preview holds a server thread until it ends, so the server has one
+    # thread per stream allowed plus request_threads for everything else (web.threads).
+    max_event_streams: int = Field(16, ge=1, le=1000)  # open /events and preview streams, for anyone
+    reserved_streams: int = Field(4, ge=0, le=100)  # more, only for the kiosk's own display and logged-in admins
+    streams_per_client: int = Field(2, ge=1, le=1000)  # open streams per address (not the display's nor an admin's)
+    request_threads: int = Field(4, ge=1, le=64)  # threads for pages and everything that is not a stream
+    channel_timeout_seconds: int = Field(30, ge=2, le=3600)  # a connection silent this long, with no request under way, closes
+    connection_limit: int = Field(100, ge=8, le=10000)  # open connections; beyond it the longest idle ones are closed
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed; from
     # anyone else those headers change nothing, and the address that connected decides.
     trusted_proxies: ProxyList = Field(default_factory=list)
@@ -238,6 +245,20 @@ class WebSettings(Settings):
     @property
     def proxy_networks(self) -> list[Network]:
         return networks(self.trusted_proxies)
+
+    @property
+    def threads(self) -> int:
+        """The web server's threads: one per stream allowed, and the request threads."""
+        return self.max_event_streams + self.reserved_streams + self.request_threads
+
+    @model_validator(mode="after")
+    def _connections_hold_the_threads(self) -> WebSettings:
+        if self.connection_limit <= self.threads:
+            raise _rule(
+                f"web.connection_limit ({self.connection_limit}) must exceed the threads it serves: max_event_streams + "
+                f"reserved_streams + request_threads = {self.threads}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tls_files_go_together(self) -> WebSettings:

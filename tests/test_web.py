@@ -77,12 +77,13 @@ def test_the_preview_streams_jpeg_frames_to_the_display(client, status):
 
 
 def test_open_streams_are_capped(tmp_path, status):
-    app = make_app(tmp_path, status, max_event_streams=2)
+    app = make_app(tmp_path, status, max_event_streams=2, reserved_streams=0)
     slots = app.extensions["stream_slots"]
-    assert slots.acquire() and slots.acquire()
+    first = slots.acquire("192.168.1.7")
+    assert first and slots.acquire("192.168.1.8")
     response = app.test_client().get("/events")
     assert response.status_code == 503 and b"Too many open connections" in response.data
-    slots.release()
+    first()
     assert app.test_client().get("/events").status_code == 200
 
 

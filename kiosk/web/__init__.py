@@ -42,7 +42,8 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     app.extensions["pending_enrollments"] = {}
     app.extensions["login_attempts"] = auth.Attempts()
-    app.extensions["stream_slots"] = StreamSlots(config.web.max_event_streams)
+    web = config.web
+    app.extensions["stream_slots"] = StreamSlots(web.max_event_streams, web.reserved_streams, web.streams_per_client)
     # Each request thread's database connection closes with the request.
     app.teardown_appcontext(lambda exc=None: services.app.store.release())
     for blueprint in (screen.bp, api.bp, auth.bp, staff.bp, timesheets.bp, status_page.bp):

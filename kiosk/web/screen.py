@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, render_template, stream_with_context
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context
 
 from kiosk.web.viewers import slots, trusted
 
@@ -30,20 +30,16 @@ def index():
 
 
 def _stream(body, mimetype: str, headers: dict | None = None) -> Response:
-    if not slots().acquire():
+    release = slots().acquire(request.remote_addr or "", trusted())
+    if release is None:
         abort(503, description="Too many open connections to the kiosk; try again shortly.")
-
-    def guarded():
-        try:
-            yield from body()
-        finally:
-            slots().release()
-
-    return Response(
-        stream_with_context(guarded()),
+    response = Response(
+        stream_with_context(body()),
         mimetype=mimetype,
         headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no", **(headers or {})},
     )
+    response.call_on_close(release)  # however the stream ends, even before its first byte
+    return response
 
 
 @bp.get("/events")

@@ -5,11 +5,13 @@ this machine, reached over loopback with no proxy in between) or to a
 logged-in admin; everyone else sees the state without names. Behind a
 reverse proxy listed in ``web.trusted_proxies``, the client the proxy names
 is who is looking (werkzeug's ProxyFix); forwarding headers from anyone else
-change nothing. Open event and preview streams are capped, each holding a thread."""
+change nothing. Open event and preview streams are capped (see :class:`StreamSlots`)."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from collections.abc import Callable
 
 from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -47,16 +49,48 @@ def trusted() -> bool:
 
 
 class StreamSlots:
-    """At most ``limit`` open streams; ``acquire`` fails fast when full."""
+    """Open event and preview streams, each holding a server thread until it
+    ends: at most ``public`` for anyone, of which at most ``per_client`` from
+    one address, and ``reserved`` more that only the kiosk's own display and
+    logged-in admins may use, so a crowd elsewhere never blanks the door's
+    screen. ``acquire`` fails fast when full, or returns the slot's release."""
 
-    def __init__(self, limit: int):
-        self._slots = threading.BoundedSemaphore(limit)
+    def __init__(self, public: int, reserved: int = 0, per_client: int | None = None):
+        self.public, self.reserved, self.per_client = public, reserved, per_client or public
+        self._lock = threading.Lock()
+        self._public_open = self._reserved_open = 0
+        self._by_client: Counter[str] = Counter()
 
-    def acquire(self) -> bool:
-        return self._slots.acquire(blocking=False)
+    def acquire(self, client: str = "", trusted: bool = False) -> Callable[[], None] | None:
+        with self._lock:
+            if trusted and self._reserved_open < self.reserved:
+                self._reserved_open += 1
+                return self._release_once(reserved=True)
+            if self._public_open >= self.public or (not trusted and self._by_client[client] >= self.per_client):
+                return None
+            self._public_open += 1
+            if not trusted:
+                self._by_client[client] += 1
+            return self._release_once(client=None if trusted else client)
 
-    def release(self) -> None:
-        self._slots.release()
+    def _release_once(self, reserved: bool = False, client: str | None = None) -> Callable[[], None]:
+        done = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if done.is_set():
+                    return
+                done.set()
+                if reserved:
+                    self._reserved_open -= 1
+                    return
+                self._public_open -= 1
+                if client is not None:
+                    self._by_client[client] -= 1
+                    if not self._by_client[client]:
+                        del self._by_client[client]
+
+        return release
 
 
 def slots() -> StreamSlots:
