@@ -141,7 +141,7 @@ inside bash /srv/face-kiosk/deploy/install.sh
 inside /opt/face-kiosk/venv/bin/python -c '
 import platform, numpy, cv2, psycopg, psycopg_pool, importlib.metadata as m
 print("python", platform.python_version(), platform.machine())
-for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "psycopg-binary", "psycopg-pool"):
+for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "psycopg-binary", "psycopg-pool", "waitress"):
     print(p, m.version(p))
 print("psycopg", psycopg.pq.__impl__, "libpq", psycopg.pq.version())'
 
