@@ -357,24 +357,26 @@ def check_config(config: Config, source: str) -> str:
                 f"kiosk.id: the fleet database records this role's rows as {bound!r}, not {config.kiosk.id!r}; "
                 f"set kiosk.id = {bound!r}, or have the database owner change its row in kiosk_doors"
             )
-    people = _gallery_size(config, contract.version)
-    door = rec.thresholds(people, fused=config.recognition.decide_by == "fused")
-    photo = rec.thresholds(people)
+    people, pictures = _gallery_size(config, contract.version)
+    door = rec.thresholds(pictures, fused=config.recognition.decide_by == "fused")
+    photo = rec.thresholds(pictures)
+    extra = f" ({pictures} pictures)" if pictures != people else ""
     return (
-        f"{source}: OK (model {contract.version}, {contract.alignment}; with {people} {'person' if people == 1 else 'people'} "
+        f"{source}: OK (model {contract.version}, {contract.alignment}; with {people} {'person' if people == 1 else 'people'}{extra} "
         f"the door decides a visit at {door.good:.4f} for good faces and {door.fair:.4f} for fair ones, "
         f"one photo at {photo.good:.4f} and {photo.fair:.4f}){fleet}"
     )
 
 
-def _gallery_size(config: Config, model_version: str) -> int:
-    """How many people the kiosk would match against now (0 before anyone is enrolled)."""
+def _gallery_size(config: Config, model_version: str) -> tuple[int, int]:
+    """How many people, and pictures of them, the kiosk would match against now (0 before anyone is enrolled)."""
     from kiosk.store import Store
 
     if not db_path(config).is_file():
-        return 0
+        return 0, 0
     store = Store(db_path(config), create=False)
     try:
-        return len(store.gallery(model_version))
+        gallery = store.gallery(model_version)
+        return len(gallery), gallery.comparisons
     finally:
         store.close()

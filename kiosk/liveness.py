@@ -20,10 +20,13 @@ planar residual), both as fractions of the face's size:
 ``three_d_votes`` solid votes (more than flat ones) decide ``three_d``;
 ``flat_votes`` flat votes without a single solid one decide ``flat``; until then,
 ``undecided`` (a face that only comes closer or holds still proves nothing).
-A decision holds for the rest of the visit.
+A decision holds for the rest of the visit. Frames are compared only within
+one track: a face that jumps (``max_step``, ``max_scale_step``) from one frame
+to the next is another face, or a mesh gone wrong, and starts a new track
+(the votes so far stay: they are the visit's).
 
-**Blinks**, a second and optional cue: the eye aspect ratio (EAR, Soukupova and
-Cech 2016) from MediaPipe's six points round each eye; a blink is the EAR
+**Blinks**, a second and optional cue: the eye aspect ratio (EAR, Soukupová and
+Čech 2016) from MediaPipe's six points round each eye; a blink is the EAR
 falling below ``closed_fraction`` of the visit's open-eye EAR and coming back
 above ``reopened_fraction`` of it within ``max_blink_seconds``. A video replay
 blinks too, so a blink alone never proves a live person.
@@ -51,7 +54,7 @@ UNDECIDED = "undecided"
 # flat picture, so it would look solid whatever it is.
 TRACKED = (1, 2, 168, 6, 33, 133, 362, 263, 61, 291, 0, 17, 152, 10, 50, 280, 205, 425, 70, 105, 300, 334)
 # MediaPipe's six points of each eye for the EAR: outer corner, two on the upper lid, inner
-# corner, two on the lower lid (p1..p6 of Soukupova and Cech).
+# corner, two on the lower lid (p1..p6 of Soukupová and Čech).
 RIGHT_EYE = (33, 160, 158, 133, 153, 144)  # the person's right eye, on the image's left
 LEFT_EYE = (362, 385, 387, 263, 373, 380)
 
@@ -59,11 +62,14 @@ LEFT_EYE = (362, 385, 387, 263, 373, 380)
 @dataclass(frozen=True)
 class LivenessSettings:
     """The thresholds of both cues; distances are fractions of the face's size (the
-    RMS distance of the tracked points from their centre, about 0.4 face widths)."""
+    RMS distance of the tracked points from their centre, about 0.37 face widths)."""
 
     history_seconds: float = 2.0  # how far back a frame is compared with
+    max_step: float = 1.0  # the face's centre moving further than its size in one frame: another face
+    max_scale_step: float = 1.4  # or growing or shrinking by more than this factor in one frame
     min_face_score: float = 0.5  # meshes the model doubts are a face are skipped
     min_motion: float = 0.04  # motion beyond a similarity before a pair can vote flat
+    min_motion_pixels: float = 2.0  # and in pixels (RMS): the mesh of a still face flickers by about 1.5
     three_d_residual: float = 0.10  # planar residual only a solid head reaches
     flat_ratio: float = 0.5  # planar residual under this fraction of the motion: a flat vote
     three_d_votes: int = 2
@@ -78,10 +84,12 @@ class LivenessSettings:
 @dataclass(frozen=True)
 class PairMeasure:
     """Two frames' tracked points compared: ``motion``, what a similarity leaves;
-    ``planar``, what a homography leaves; both as fractions of the face's size."""
+    ``planar``, what a homography leaves; both as fractions of the face's
+    ``size`` (pixels) in the newer frame."""
 
     motion: float
     planar: float
+    size: float
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def measure_pair(old: np.ndarray, new: np.ndarray) -> PairMeasure | None:
     planar = planar_residual(old, new)
     if planar is None:
         return None
-    return PairMeasure(float(similarity_residuals(old[None], new)[0]), planar)
+    return PairMeasure(float(similarity_residuals(old[None], new)[0]), planar, face_size(new))
 
 
 def vote(measure: PairMeasure | None, settings: LivenessSettings) -> str | None:
@@ -155,7 +163,8 @@ def vote(measure: PairMeasure | None, settings: LivenessSettings) -> str | None:
         return None
     if measure.planar >= settings.three_d_residual:
         return THREE_D
-    if measure.motion >= settings.min_motion and measure.planar <= settings.flat_ratio * measure.motion:
+    moved = measure.motion >= settings.min_motion and measure.motion * measure.size >= settings.min_motion_pixels
+    if moved and measure.planar <= settings.flat_ratio * measure.motion:
         return FLAT
     return None
 
@@ -196,6 +205,15 @@ def blink_step(blinks: Blinks, ear: float, now: float, settings: LivenessSetting
     return replace(blinks, open_ear=(1 - weight) * blinks.open_ear + weight * ear, open_frames=blinks.open_frames + 1)
 
 
+def jumped(last: np.ndarray, new: np.ndarray, settings: LivenessSettings) -> bool:
+    """Whether ``new`` cannot be the face of ``last`` one frame later."""
+    size_last, size_new = face_size(last), face_size(new)
+    if min(size_last, size_new) <= 0:
+        return True
+    shift = float(np.linalg.norm(new.mean(0) - last.mean(0))) / size_last
+    return shift > settings.max_step or max(size_new / size_last, size_last / size_new) > settings.max_scale_step
+
+
 def step(
     state: LivenessState, mesh: FaceMeshResult | None, now: float, settings: LivenessSettings = LivenessSettings()
 ) -> LivenessState:
@@ -205,6 +223,8 @@ def step(
     new = tracked_points(mesh.points)
     new.setflags(write=False)  # kept in a frozen state
     history = tuple((t, xy) for t, xy in state.history if now - t <= settings.history_seconds)
+    if history and jumped(history[-1][1], new, settings):
+        history = ()
     three_d, flat = state.three_d, state.flat
     if history and state.verdict == UNDECIDED:
         olds = np.stack([xy for _, xy in history])

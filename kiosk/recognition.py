@@ -166,7 +166,7 @@ class Recognizer:
         if match is not None:
             result.employee_id = int(gallery.ids[match.index])
             result.name = gallery.names[match.index]
-            result.threshold = self.thresholds(len(gallery)).for_tier(quality.tier)
+            result.threshold = self.thresholds(gallery.comparisons).for_tier(quality.tier)
             result.accepted = self.accepts(match, result.threshold)
         return result
 
@@ -180,5 +180,5 @@ class Recognizer:
         match = nearest_of(gallery.distances(embedding)) if len(gallery) else None
         if match is None:
             return Opinion(None, None, False)
-        threshold = self.thresholds(len(gallery), fused=fused).for_tier(tier)
+        threshold = self.thresholds(gallery.comparisons, fused=fused).for_tier(tier)
         return Opinion(int(gallery.ids[match.index]), match.distance, self.accepts(match, threshold), match.margin)

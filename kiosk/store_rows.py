@@ -71,6 +71,11 @@ class Gallery:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def comparisons(self) -> int:
+        """How many pictures a stranger's face is compared with: what the stranger rate is shared over."""
+        return len(self.embeddings) if len(self.ids) else 0
+
     def distances(self, query: np.ndarray) -> np.ndarray:
         """Each person's distance to ``query``: to the nearest of their rows."""
         if self.starts is None:

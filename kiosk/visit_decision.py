@@ -44,7 +44,7 @@ class VisitDecision:
 
     def _publish(self) -> None:
         self.status.gallery_size = len(self.gallery)
-        thresholds = self.app.door_thresholds(len(self.gallery))
+        thresholds = self.app.door_thresholds(self.gallery.comparisons)
         self.status.threshold, self.status.threshold_fair = thresholds.good, thresholds.fair
 
     def _refresh(self) -> None:
