@@ -36,8 +36,9 @@ first usable frame (good or fair by the release gate) to the welcome.
 
 Settings profiles (``PROFILES`` below: overrides per config section, applied
 over this checkout's defaults with pydantic) run on the same walk-ups in the
-same run: ``release``, the baseline (release 2026.11's vote, nothing learnt),
-and ``candidate``, today's defaults. Each has a store of its own that lasts
+same run (all of them unless ``--profiles`` names some): ``release``, the
+baseline (release 2026.11's vote, nothing learnt), ``candidate``, today's
+defaults, and any others listed there. Each has a store of its own that lasts
 the whole week, since what a kiosk learns at the door is kept in its store.
 The profiles' kiosks watch each walk-up side by side, each in a thread of
 its own (``--take-turns``: one after the other), so a busy machine slows
@@ -45,12 +46,14 @@ them alike. The attendance clock moves to the next working day between
 days, so the cooldown never hides a welcome.
 
 A walk-up costs each profile about 0.9 s of CPU on one thread of this
-machine, so the default, all 125 eligible staff (``--limit`` draws fewer by
-a seeded draw) and 25 strangers a day, 750 walk-ups, takes about 23 minutes
-of one core for two profiles; side by side on an idle 2-core machine, about
-12. (On the wall clock, every walk-up takes its length, 2.4 s.) A run of the
-default size writes ``benchmarks/results/door_week.json``; other sizes write
-only to ``--out``.
+machine, so the default week, all 125 eligible staff (``--limit`` draws
+fewer by a seeded draw) and 25 strangers a day, 750 walk-ups, costs about
+11 minutes of one core per profile (release and candidate: 24.5 minutes on
+the wall clock of this loaded 2-core machine, 22 of CPU). On the wall
+clock (``--pace real``) every walk-up takes its length, 2.4 s, per profile
+when they take turns. A run of the default size writes
+``benchmarks/results/door_week.json`` with the commit it ran on; other
+sizes write only to ``--out``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -405,6 +409,22 @@ def classify(walkup: WalkUp, outcomes: list, camera, seen: Seen) -> Result:
     return Result(walkup, seen, "right", titles, since(seen.first_usable), since(seen.first_good))
 
 
+def code_version() -> dict:
+    """The commit the kiosk code came from, and whether kiosk/ differs from it (None outside a git checkout)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit.returncode != 0:
+        return {"commit": None, "kiosk_differs_from_commit": None}
+    return {
+        "commit": commit.stdout.strip(),
+        "kiosk_differs_from_commit": git("diff", "--quiet", "HEAD", "--", "kiosk").returncode != 0,
+    }
+
+
 def percent(count: int, total: int) -> float | None:
     return round(100 * count / total, 1) if total else None
 
@@ -499,6 +519,7 @@ def run_week(
     staff_seen = [s for w, s in frames_seen if not w.stranger]
     return {
         "benchmark": "door_week",
+        **code_version(),
         "machine": f"{os.cpu_count()} cores",
         "model": model,
         "fps": fps,
