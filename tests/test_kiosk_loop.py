@@ -225,7 +225,9 @@ def test_a_missing_camera_is_retried_and_reported(tmp_path, encoder):
     )
     loop.run()
     assert len(attempts) == 3
-    assert loop.status.state == "no-camera" and "unplugged" in loop.status.camera.state and loop.status.camera.down_since is not None
+    assert (
+        loop.status.state == "no-camera" and "unplugged" in loop.status.camera.state and loop.status.camera.down_since is not None
+    )
 
 
 @pytest.mark.lfw

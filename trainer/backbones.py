@@ -48,7 +48,12 @@ def _dlib_resnet(config: dict) -> keras.Model:
 BACKBONES = {
     "mobilefacenet64": Backbone("mobilefacenet64", None, "arcface112", _mobilefacenet, ("stem", "s0", "s1", "s2")),
     "dlib-resnet": Backbone(
-        "dlib-resnet", 150, "dlib150", _dlib_resnet, ("stem", "level4", "level3", "level2", "level1", "level0"), ("dlib",),
+        "dlib-resnet",
+        150,
+        "dlib150",
+        _dlib_resnet,
+        ("stem", "level4", "level3", "level2", "level1", "level0"),
+        ("dlib",),
     ),
 }
 

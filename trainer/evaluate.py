@@ -47,8 +47,16 @@ def aligned_crops(images: Path, names: list[str], detector: Detector, aligner: A
     return crops
 
 
-def evaluate(pairs_file: Path, images: Path, embed_one, aligner: Aligner, detector: Detector, threshold: float | None,
-             calibration_pairs: Path | None = None, progress: bool = True) -> tuple[Report, np.ndarray, np.ndarray, float]:
+def evaluate(
+    pairs_file: Path,
+    images: Path,
+    embed_one,
+    aligner: Aligner,
+    detector: Detector,
+    threshold: float | None,
+    calibration_pairs: Path | None = None,
+    progress: bool = True,
+) -> tuple[Report, np.ndarray, np.ndarray, float]:
     """``embed_one(crop) -> unit vector``. The accuracy threshold comes from
     ``calibration_pairs`` (best accuracy there), else ``threshold``; a multi-fold
     file uses the LFW protocol (threshold from the other folds) instead."""
@@ -56,13 +64,21 @@ def evaluate(pairs_file: Path, images: Path, embed_one, aligner: Aligner, detect
     calib = read_pairs(calibration_pairs) if calibration_pairs else []
     names = sorted({p.left for p in pairs + calib} | {p.right for p in pairs + calib})
     crops = aligned_crops(images, names, detector, aligner, progress)
-    embeddings = {n: embed_one(c) for n, c in tqdm(crops.items(), desc="embed", unit="face", disable=None if progress else True) if c is not None}
+    embeddings = {
+        n: embed_one(c)
+        for n, c in tqdm(crops.items(), desc="embed", unit="face", disable=None if progress else True)
+        if c is not None
+    }
 
     def distances(ps):
-        return np.array([
-            1.0 - float(embeddings[p.left] @ embeddings[p.right]) if p.left in embeddings and p.right in embeddings else UNDETECTED_DISTANCE
-            for p in ps
-        ])
+        return np.array(
+            [
+                1.0 - float(embeddings[p.left] @ embeddings[p.right])
+                if p.left in embeddings and p.right in embeddings
+                else UNDETECTED_DISTANCE
+                for p in ps
+            ]
+        )
 
     d = distances(pairs)
     same = np.array([p.same for p in pairs])

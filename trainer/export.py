@@ -26,9 +26,26 @@ log = logging.getLogger(__name__)
 QUANTIZATIONS = ("fp32", "fp16", "int8")
 # Integer-only ops the Edge TPU compiler maps; anything else would fall back to the CPU.
 EDGETPU_OPS = {
-    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-    "L2_NORMALIZATION", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "DEQUANTIZE",
-    "RELU", "RELU6", "RESHAPE", "SOFTMAX", "SUB", "SQUEEZE",
+    "ADD",
+    "AVERAGE_POOL_2D",
+    "CONCATENATION",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "L2_NORMALIZATION",
+    "LOGISTIC",
+    "MAX_POOL_2D",
+    "MEAN",
+    "MUL",
+    "PAD",
+    "QUANTIZE",
+    "DEQUANTIZE",
+    "RELU",
+    "RELU6",
+    "RESHAPE",
+    "SOFTMAX",
+    "SUB",
+    "SQUEEZE",
 }
 
 
@@ -187,7 +204,12 @@ def calibration_pairs(cache, holdout_rows, mismatches: int, seed: int = 1):
     by_person: dict[str, list[int]] = {}
     for r in holdout_rows:
         by_person.setdefault(cache.people[r], []).append(int(r))
-    pairs = [Pair(cache.paths[v[i]], cache.paths[v[j]], True, 0) for v in by_person.values() for i in range(len(v)) for j in range(i + 1, len(v))]
+    pairs = [
+        Pair(cache.paths[v[i]], cache.paths[v[j]], True, 0)
+        for v in by_person.values()
+        for i in range(len(v))
+        for j in range(i + 1, len(v))
+    ]
     rows = np.asarray(holdout_rows)
     people = cache.people[rows]
     possible = (len(rows) ** 2 - sum(len(v) ** 2 for v in by_person.values())) // 2
@@ -244,18 +266,32 @@ def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
         embeddings = embed_tflite(embedder, cache.crops[holdout_rows], progress=progress)
         metrics = calibrate(embeddings, holdout_index, pairs, config.far)
         if metrics["threshold"] <= 0:
-            raise ExportError(f"{path.name}: every held-out face embeds alike (threshold {metrics['threshold']:.2g}); "
-                              "the model is not discriminative yet: train longer")
+            raise ExportError(
+                f"{path.name}: every held-out face embeds alike (threshold {metrics['threshold']:.2g}); "
+                "the model is not discriminative yet: train longer"
+            )
         metrics["ops"] = op_names(path)
         metrics["size_bytes"] = path.stat().st_size
         metrics["trained_on"] = Path(fit_config["train_people"]).name
         metrics["calibrated_on"] = f"{len(holdout_index)} faces of people held out of training from {metrics['trained_on']}"
         if fit_config.get("init") and not fit_config.get("epochs"):
             metrics["trained_on"] = f"not by us: imported {fit_config['init']} weights"
-        _write_sidecar(path, model, threshold=metrics.pop("threshold"), far_thresholds=metrics.pop("far_thresholds"),
-                       metrics=metrics, **sidecar)
-        log.info("%s: %.1f kB, threshold %.4f for FAR %.0e, held-out TAR %.3f", path.name, path.stat().st_size / 1024,
-                 json.loads(path.with_suffix(".json").read_text())["threshold"], config.far, metrics["tar_at_threshold"])
+        _write_sidecar(
+            path,
+            model,
+            threshold=metrics.pop("threshold"),
+            far_thresholds=metrics.pop("far_thresholds"),
+            metrics=metrics,
+            **sidecar,
+        )
+        log.info(
+            "%s: %.1f kB, threshold %.4f for FAR %.0e, held-out TAR %.3f",
+            path.name,
+            path.stat().st_size / 1024,
+            json.loads(path.with_suffix(".json").read_text())["threshold"],
+            config.far,
+            metrics["tar_at_threshold"],
+        )
         written[quantization] = path
     if config.edgetpu:
         if "int8" not in written:
@@ -265,17 +301,39 @@ def run_export(config: ExportConfig, progress: bool = True) -> dict[str, Path]:
         sidecar = json.loads(written["edgetpu"].with_suffix(".json").read_text())
         sidecar["model_file"] = written["edgetpu"].name
         written["edgetpu"].with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
-    (out / "export-config.json").write_text(json.dumps({**config.__dict__, "quantizations": list(config.quantizations)}, indent=2) + "\n")
+    (out / "export-config.json").write_text(
+        json.dumps({**config.__dict__, "quantizations": list(config.quantizations)}, indent=2) + "\n"
+    )
     return written
 
 
-def _write_sidecar(path: Path, model, *, version: str, quantization: str, threshold: float, metrics: dict,
-                   alignment: str, flip_average: bool = False, far_thresholds: dict | None = None) -> None:
+def _write_sidecar(
+    path: Path,
+    model,
+    *,
+    version: str,
+    quantization: str,
+    threshold: float,
+    metrics: dict,
+    alignment: str,
+    flip_average: bool = False,
+    far_thresholds: dict | None = None,
+) -> None:
     data = sidecar_dict(
-        version=version, model_file=path.name, input_size=int(model.input_shape[1]), color_order="RGB",
-        mean=PIXEL_MEAN, std=PIXEL_STD, embedding_size=int(model.output_shape[-1]), distance="cosine",
-        threshold=float(threshold), quantization=quantization, metrics=metrics, alignment=alignment,
-        flip_average=flip_average, far_thresholds=far_thresholds,
+        version=version,
+        model_file=path.name,
+        input_size=int(model.input_shape[1]),
+        color_order="RGB",
+        mean=PIXEL_MEAN,
+        std=PIXEL_STD,
+        embedding_size=int(model.output_shape[-1]),
+        distance="cosine",
+        threshold=float(threshold),
+        quantization=quantization,
+        metrics=metrics,
+        alignment=alignment,
+        flip_average=flip_average,
+        far_thresholds=far_thresholds,
     )
     path.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
 
@@ -287,4 +345,3 @@ def parity(keras_model, tflite_path: Path, crops: np.ndarray) -> np.ndarray:
     reference = embed_keras(keras_model, crops)
     exported = embed_tflite(Embedder.load(tflite_path), crops, progress=False)
     return np.sum(reference * exported, axis=1)
-

@@ -103,8 +103,13 @@ class PairValidation(keras.callbacks.Callback):
         measured = self.measure()
         if logs is not None:
             logs.update(measured)
-        log.info("epoch %d: held-out pair accuracy %.4f at distance %.3f (ROC AUC %.5f)", epoch + 1, measured["val_acc"],
-                 measured["val_threshold"], measured["val_auc"])
+        log.info(
+            "epoch %d: held-out pair accuracy %.4f at distance %.3f (ROC AUC %.5f)",
+            epoch + 1,
+            measured["val_acc"],
+            measured["val_threshold"],
+            measured["val_auc"],
+        )
 
 
 def _koch_pairs(batches: TripletBatches):
@@ -136,11 +141,15 @@ def run_fit(config: FitConfig) -> Path:
     config.input_size = cache.size
     net = backbones.backbone(config.backbone)
     if (cache.alignment, net.input_size or cache.size) != (net.alignment, cache.size):
-        raise ValueError(f"{config.cache}: '{cache.alignment}' crops of {cache.size} px, but backbone {net.name} needs "
-                         f"'{net.alignment}' crops of {net.input_size} px: run 'trainer prepare --alignment {net.alignment} "
-                         f"--size {net.input_size}'")
+        raise ValueError(
+            f"{config.cache}: '{cache.alignment}' crops of {cache.size} px, but backbone {net.name} needs "
+            f"'{net.alignment}' crops of {net.input_size} px: run 'trainer prepare --alignment {net.alignment} "
+            f"--size {net.input_size}'"
+        )
     if config.init and config.init not in net.init:
-        raise ValueError(f"--init {config.init}: backbone {net.name} has no such pretrained weights (known: {', '.join(net.init) or 'none'})")
+        raise ValueError(
+            f"--init {config.init}: backbone {net.name} has no such pretrained weights (known: {', '.join(net.init) or 'none'})"
+        )
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     train_rows, holdout_rows = split_rows(cache, config.train_people, config.holdout_fraction)
     if len(train_rows) == 0:
@@ -162,9 +171,16 @@ def run_fit(config: FitConfig) -> Path:
     log.info("training on %d faces of %d people; %d faces held out", len(train_rows), len(names), len(holdout_rows))
 
     batches = TripletBatches(
-        cache.crops[train_rows], labels, teacher, mirrored,
-        batch_size=config.batch_size, steps=config.steps_per_epoch, seed=config.seed, workers=2,
-        extra=extra, extra_fraction=config.taught_fraction if extra is not None else 0.0,
+        cache.crops[train_rows],
+        labels,
+        teacher,
+        mirrored,
+        batch_size=config.batch_size,
+        steps=config.steps_per_epoch,
+        seed=config.seed,
+        workers=2,
+        extra=extra,
+        extra_fraction=config.taught_fraction if extra is not None else 0.0,
     )
     keras.utils.set_random_seed(config.seed)
     embedding = backbones.build(asdict(config))
@@ -195,7 +211,10 @@ def run_fit(config: FitConfig) -> Path:
     else:
         model = embedding
         distill = config.distill_weight if config.teacher else 0.0
-        model.compile(optimizer=optimizer, loss=combined_loss(config.loss, config.metric_weight, distill, config.embedding_size, config.margin))
+        model.compile(
+            optimizer=optimizer,
+            loss=combined_loss(config.loss, config.metric_weight, distill, config.embedding_size, config.margin),
+        )
         data = batches
 
     rng = np.random.default_rng(config.seed)
@@ -241,7 +260,9 @@ class _BestWeights(keras.callbacks.Callback):
     def _keep(self, measured: dict, epoch: int) -> None:
         self.best = float(measured["val_acc"])
         save_weights(self.embedding, self.path)
-        self.record.write_text(json.dumps({"epoch": epoch, **{k: float(v) for k, v in measured.items() if k.startswith("val_")}}) + "\n")
+        self.record.write_text(
+            json.dumps({"epoch": epoch, **{k: float(v) for k, v in measured.items() if k.startswith("val_")}}) + "\n"
+        )
 
 
 def _tensorboard(out: Path):

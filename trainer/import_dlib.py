@@ -38,8 +38,15 @@ def import_dlib(out: Path, *, cache: str, train_people: str, model: str | None =
     source = Path(model) if model else default_model_path()
     save_weights(imported_model(source), out / WEIGHTS)
     config = {
-        "backbone": "dlib-resnet", "init": "dlib", "source": str(source), "cache": cache, "out": str(out),
-        "train_people": train_people, "embedding_size": 128, "input_size": 150, "epochs": 0,
+        "backbone": "dlib-resnet",
+        "init": "dlib",
+        "source": str(source),
+        "cache": cache,
+        "out": str(out),
+        "train_people": train_people,
+        "embedding_size": 128,
+        "input_size": 150,
+        "epochs": 0,
         # Nobody was trained on, so every training-side person may calibrate the thresholds.
         "holdout_fraction": 1.0,
     }

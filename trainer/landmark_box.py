@@ -21,8 +21,9 @@ from trainer.lfw import read_people
 from trainer.prepare import central_face
 
 
-def fit_landmark_box(images: Path, descriptors: Path, people_file: Path, detector: Detector, limit: int = 1200,
-                     progress: bool = True) -> dict:
+def fit_landmark_box(
+    images: Path, descriptors: Path, people_file: Path, detector: Detector, limit: int = 1200, progress: bool = True
+) -> dict:
     allowed = read_people(people_file)
     with np.load(descriptors) as data:
         paths = data["paths"].astype(str)
@@ -49,7 +50,10 @@ def fit_landmark_box(images: Path, descriptors: Path, people_file: Path, detecto
         sides.append((right - left) / float(face.box[2] - face.box[0]))
     centres, sides = np.array(centres), np.array(sides)
     return {
-        "centre_from_eyes": centres.mean(0).round(4).tolist(), "centre_spread": centres.std(0).round(4).tolist(),
-        "side_per_box_width": round(float(sides.mean()), 4), "side_spread": round(float(sides.std()), 4),
-        "faces": len(sides), "people_file": people_file.name,
+        "centre_from_eyes": centres.mean(0).round(4).tolist(),
+        "centre_spread": centres.std(0).round(4).tolist(),
+        "side_per_box_width": round(float(sides.mean()), 4),
+        "side_spread": round(float(sides.std()), 4),
+        "faces": len(sides),
+        "people_file": people_file.name,
     }

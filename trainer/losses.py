@@ -82,8 +82,13 @@ METRIC_LOSSES = {
 }
 
 
-def combined_loss(metric: str = "triplet", metric_weight: float = 1.0, distill_weight: float = 1.0, embedding_size: int = 128,
-                  margin: float | None = None):
+def combined_loss(
+    metric: str = "triplet",
+    metric_weight: float = 1.0,
+    distill_weight: float = 1.0,
+    embedding_size: int = 128,
+    margin: float | None = None,
+):
     """A Keras loss for ``y_true = [teacher descriptor (D) | identity label (1)]``;
     ``margin`` overrides the metric loss's default."""
     metric_fn = METRIC_LOSSES[metric]

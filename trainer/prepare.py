@@ -95,7 +95,9 @@ def prepare(images: Path, detector: Detector, aligner: Aligner, progress: bool =
         paths.append(rel)
         people.append(file.parent.name)
     size = aligner.size
-    cache = FaceCache(np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8), np.array(paths), np.array(people), aligner.name)
+    cache = FaceCache(
+        np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8), np.array(paths), np.array(people), aligner.name
+    )
     return cache, failed
 
 
@@ -103,4 +105,10 @@ def write_prepare_outputs(out: Path, cache: FaceCache, failed: list[str], config
     cache.save(out)
     out.with_suffix(".failed.txt").write_text("".join(line + "\n" for line in failed))
     out.with_suffix(".config.json").write_text(json.dumps(config, indent=2) + "\n")
-    log.info("%d faces cached in %s, %d images skipped (listed in %s)", len(cache.paths), out, len(failed), out.with_suffix(".failed.txt"))
+    log.info(
+        "%d faces cached in %s, %d images skipped (listed in %s)",
+        len(cache.paths),
+        out,
+        len(failed),
+        out.with_suffix(".failed.txt"),
+    )

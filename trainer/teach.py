@@ -65,7 +65,9 @@ def photometric(rng: np.random.Generator):
         size = out.shape[0]
         if low_res:
             low = max(8, int(size * low_res))
-            out = cv2.resize(cv2.resize(out, (low, low), interpolation=cv2.INTER_AREA), (size, size), interpolation=cv2.INTER_LINEAR)
+            out = cv2.resize(
+                cv2.resize(out, (low, low), interpolation=cv2.INTER_AREA), (size, size), interpolation=cv2.INTER_LINEAR
+            )
         if blur:
             out = cv2.GaussianBlur(out, (0, 0), max(0.3, blur * scale))
         gray = out.mean(axis=2, keepdims=True)
@@ -153,7 +155,10 @@ def _write_shard(index: int) -> int:
     path = _shard_path(Path(config.out), index)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(
-        tmp, crops=np.stack(crops), descriptors=descriptors, weights=np.array(weights, np.float32),
+        tmp,
+        crops=np.stack(crops),
+        descriptors=descriptors,
+        weights=np.array(weights, np.float32),
         sources=np.array([[cache.paths[a], cache.paths[b] if b >= 0 else ""] for a, b in sources]),
     )
     tmp.replace(path)
