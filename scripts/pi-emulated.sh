@@ -33,6 +33,23 @@ if [ "${1:-}" = --steps ]; then
   "$KIOSK" identify -c "$data/kiosk.toml" $(cat probes.txt) > "$OUT/identify.jsonl" || true
   # shellcheck disable=SC2046
   "$PY" "$REPO/scripts/arm64_parity.py" embed $(cat enrol.txt probes.txt) > "$OUT/embeddings.jsonl"
+  # The service as it runs: the kiosk serving through waitress (the camera is off here, so /healthz says healthy).
+  printf '[web]\nport = 18089\n' >> "$data/kiosk.toml"
+  "$KIOSK" run -c "$data/kiosk.toml" > "$data/run.log" 2>&1 &
+  server=$!
+  "$PY" -c '
+import sys, time, urllib.request
+import waitress.server  # the server the kiosk is built on
+for _ in range(600):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:18089/healthz", timeout=5) as answer:
+            print("served through waitress: /healthz", answer.status, "Server:", answer.headers.get("Server"))
+            sys.exit(0)
+    except OSError:
+        time.sleep(0.5)
+sys.exit("the kiosk did not answer on port 18089")' || { cat "$data/run.log" >&2; kill "$server"; exit 1; }
+  kill "$server"
+  wait "$server" || true
   rm -rf "$data"
   exit 0
 fi

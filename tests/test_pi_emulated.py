@@ -25,4 +25,5 @@ def test_the_kiosk_installs_and_decides_the_same_on_emulated_arm64():
     assert "psycopg-binary 3." in output and "libpq" in output  # a fleet member's driver has its aarch64 wheel
     assert "uname -m inside: aarch64" in output
     assert '"decision": "accepted"' in output  # the identify JSON from inside
+    assert "served through waitress: /healthz 200 Server: face-kiosk" in output  # on both machines
     assert "arm64 parity: PASSED" in output
