@@ -27,6 +27,7 @@ MODEL_FILE = "face_landmark.tflite"
 POINT_COUNT = 468
 ROI_SCALE = 1.5  # MediaPipe's face_landmark_front: the detection box enlarged 1.5 times
 _LOGIT_LIMIT = 80.0  # keeps exp() finite for absurd raw scores
+_IMAGE_LEFT_EYE, _IMAGE_RIGHT_EYE = (33, 133), (362, 263)  # the mesh's eye corners
 
 
 def default_mesh_model_path() -> Path:
@@ -69,6 +70,14 @@ def roi_transform(box, keypoints=None, *, size: int, scale: float = ROI_SCALE) -
     return np.hstack([linear, offset[:, None]])
 
 
+def mesh_roi(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The box round a mesh's points and its eye centres (image-left first, as
+    :class:`Detection` has them): where to look for the face in the next frame."""
+    xy = np.asarray(points, dtype=np.float64)[:, :2]
+    eyes = np.array([xy[list(_IMAGE_LEFT_EYE)].mean(0), xy[list(_IMAGE_RIGHT_EYE)].mean(0)])
+    return np.concatenate([xy.min(0), xy.max(0)]), eyes
+
+
 class FaceMesh:
     """The face-mesh model, loaded once; :meth:`run` meshes one detected face.
 
@@ -98,6 +107,13 @@ class FaceMesh:
     def run(self, frame: np.ndarray, face: Detection, *, bgr: bool = True) -> FaceMeshResult:
         """The mesh of ``face`` (a detection in ``frame``), in frame pixels."""
         return self.run_box(frame, face.box, face.keypoints if self.rotate else None, bgr=bgr)
+
+    def follow(self, frame: np.ndarray, previous: FaceMeshResult, *, bgr: bool = True) -> FaceMeshResult:
+        """The mesh in the next frame, cropped where ``previous`` found the face
+        (MediaPipe's tracking). Steadier than a new detection's box: the mesh
+        bends a little with every change of its crop, which would look like motion."""
+        box, eyes = mesh_roi(previous.points)
+        return self.run_box(frame, box, eyes if self.rotate else None, bgr=bgr)
 
     def run_box(self, frame: np.ndarray, box, keypoints=None, *, bgr: bool = True) -> FaceMeshResult:
         """The mesh of the face in ``box`` (x1, y1, x2, y2); ``keypoints`` rows 0

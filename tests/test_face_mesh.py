@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kiosk.detection import default_model_path
-from kiosk.face_mesh import POINT_COUNT, FaceMesh, roi_transform
+from kiosk.face_mesh import POINT_COUNT, FaceMesh, mesh_roi, roi_transform
 from kiosk.inference import InferenceError, TFLiteModel
 
 NOSE_TIP = 1
@@ -96,6 +96,22 @@ def test_points_follow_the_face_when_the_picture_turns(meshing):
     expected = upright.xy @ turn[:, :2].T + turn[:, 2]
     error = np.linalg.norm(turned.xy - expected, axis=1)
     assert np.median(error) < 0.05 * face.width
+
+
+@pytest.mark.lfw
+def test_following_the_mesh_finds_the_same_face(meshing):
+    """The next frame's crop comes from the last mesh (MediaPipe's tracking); on the
+    same picture it lands where the detector's crop did, within a little of the face."""
+    from tests.helpers import lfw_image
+
+    photo = cv2.imread(str(lfw_image("Aaron_Peirsol")))
+    face, found = mesh_of(photo, meshing)
+    box, eyes = mesh_roi(found.points)
+    assert (box[:2] <= found.xy.min(0)).all() and (box[2:] >= found.xy.max(0)).all()
+    assert np.linalg.norm(eyes - face.keypoints[:2], axis=1).max() < 0.25 * face.eye_distance
+    followed = meshing[1].follow(photo, found)
+    assert followed.score > 0.9
+    assert np.median(np.linalg.norm(followed.xy - found.xy, axis=1)) < 0.03 * face.width
 
 
 def test_an_empty_picture_has_a_low_face_flag():
