@@ -108,6 +108,12 @@ class FaceMesh:
         """The mesh of ``face`` (a detection in ``frame``), in frame pixels."""
         return self.run_box(frame, face.box, face.keypoints if self.rotate else None, bgr=bgr)
 
+    def start(self, frame: np.ndarray, face: Detection, *, bgr: bool = True) -> FaceMeshResult:
+        """The mesh of a newly detected face, cropped as :meth:`follow` will crop the
+        next frames (run on the detection's box, then on the mesh's own), so a track's
+        first mesh is not bent differently from the rest."""
+        return self.follow(frame, self.run(frame, face, bgr=bgr), bgr=bgr)
+
     def follow(self, frame: np.ndarray, previous: FaceMeshResult, *, bgr: bool = True) -> FaceMeshResult:
         """The mesh in the next frame, cropped where ``previous`` found the face
         (MediaPipe's tracking). Steadier than a new detection's box: the mesh

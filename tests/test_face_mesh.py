@@ -114,6 +114,22 @@ def test_following_the_mesh_finds_the_same_face(meshing):
     assert np.median(np.linalg.norm(followed.xy - found.xy, axis=1)) < 0.03 * face.width
 
 
+@pytest.mark.lfw
+def test_a_track_starts_on_the_crop_it_will_follow_with(meshing):
+    """The detection's crop and the mesh's own bend the mesh differently; ``start``
+    takes the second, so following on from it changes little."""
+    from tests.helpers import lfw_image
+
+    detector, mesh = meshing
+    for person in ("Aaron_Peirsol", "Serena_Williams"):
+        photo = cv2.imread(str(lfw_image(person)))
+        face = max(detector.detect(photo), key=lambda f: f.width)
+        first, started = mesh.run(photo, face), mesh.start(photo, face)
+        moved = np.median(np.linalg.norm(started.xy - first.xy, axis=1))
+        again = np.median(np.linalg.norm(mesh.follow(photo, started).xy - started.xy, axis=1))
+        assert again < moved, person
+
+
 def test_an_empty_picture_has_a_low_face_flag():
     mesh = FaceMesh.load()
     grey = np.full((480, 640, 3), 128, np.uint8)
