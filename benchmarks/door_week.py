@@ -48,10 +48,10 @@ days, so the cooldown never hides a welcome.
 A walk-up costs each profile about 0.9 s of CPU on one thread of this
 machine, so the default week, all 125 eligible staff (``--limit`` draws
 fewer by a seeded draw) and 25 strangers a day, 750 walk-ups, costs about
-11 minutes of one core per profile (release and candidate: 24.5 minutes on
-the wall clock of this loaded 2-core machine, 22 of CPU). On the wall
-clock (``--pace real``) every walk-up takes its length, 2.4 s, per profile
-when they take turns. A run of the default size writes
+10 minutes of one core per profile (three profiles side by side: 41 minutes
+on the wall clock of this 2-core machine under a load of 6, 30 of CPU). On
+the wall clock (``--pace real``) every walk-up takes its length, 2.4 s, per
+profile when they take turns. A run of the default size writes
 ``benchmarks/results/door_week.json`` with the commit it ran on; other
 sizes write only to ``--out``.
 """
@@ -475,7 +475,7 @@ def run_week(
     :class:`CameraTimeReplay`) or "real" (the wall clock). ``side_by_side``:
     the profiles' kiosks watch each walk-up at the same time, each in a
     thread, like doors side by side; otherwise they take turns."""
-    started = time.monotonic()
+    started, code = time.monotonic(), code_version()  # before the run: others may commit meanwhile
     counts = devtest(lfw)
     eligible = sorted(p for p, n in counts.items() if n >= MIN_PHOTOS)
     candidates = choose_staff(counts, limit, seed)
@@ -519,7 +519,7 @@ def run_week(
     staff_seen = [s for w, s in frames_seen if not w.stranger]
     return {
         "benchmark": "door_week",
-        **code_version(),
+        **code,
         "machine": f"{os.cpu_count()} cores",
         "model": model,
         "fps": fps,
@@ -564,8 +564,9 @@ def cell(entry: dict) -> str:
 
 
 def print_table(figures: dict) -> None:
+    w = max(len("profile"), *map(len, figures["profiles"]))
     header = (
-        f"{'profile':<10} {'day':>4} {'staff':>5} {'welcomed':>13} {'wrong':>11} {'not recog.':>12} {'no answer':>12}"
+        f"{'profile':<{w}} {'day':>4} {'staff':>5} {'welcomed':>13} {'wrong':>11} {'not recog.':>12} {'no answer':>12}"
         f" {'strangers':>9} {'welcomed':>11} {'wait median':>11} {'p90':>6}"
     )
     print(header)
@@ -576,7 +577,7 @@ def print_table(figures: dict) -> None:
             median = "-" if wait["median_ms"] is None else f"{wait['median_ms']} ms"
             p90 = "-" if wait["p90_ms"] is None else f"{wait['p90_ms']} ms"
             print(
-                f"{name:<10} {label:>4} {t['staff']:>5} {cell(t['right']):>13} {cell(t['wrong']):>11}"
+                f"{name:<{w}} {label:>4} {t['staff']:>5} {cell(t['right']):>13} {cell(t['wrong']):>11}"
                 f" {cell(t['not recognised']):>12} {cell(t['no answer']):>12} {t['strangers']:>9}"
                 f" {cell(t['strangers welcomed']):>11} {median:>11} {p90:>6}"
             )
