@@ -26,7 +26,13 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
              152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # fmt: skip
 # The head beyond the face oval (hair, ears, jaw): rings further out, each curving further back,
 # as (radius over the oval's, depth behind the oval in face widths).
-HEAD_RINGS = ((1.2, 0.12), (1.45, 0.3))
+HEAD_RINGS = ((1.06, 0.03), (1.13, 0.07), (1.21, 0.12), (1.3, 0.18), (1.4, 0.25), (1.5, 0.32))
+# How far the nose tip stands out of the face's outline, in face widths, on MediaPipe's canonical
+# face model (canonical_face_model.obj: about 10 cm on a face 15.5 cm wide). The landmark model's z
+# on LFW photos is about a third deeper, which would make the rendered heads more solid than heads are.
+HEAD_DEPTH = 0.65
+DEPTH_SMOOTHING = 5  # rounds of Laplacian smoothing of the depth over the mesh
+POINT_COUNT = 468
 FACE_WIDTHS_AWAY = (7.0, 3.5)  # camera distance at the start and end of a walk-up, in face widths
 FACE_WIDTH_PX = (85.0, 170.0)  # the face's width in the frame at the start and end
 CAMERA_NOISE = 2.0  # grey levels of sensor noise on every frame
@@ -109,14 +115,15 @@ def head_model(photo: np.ndarray, mesh_points: np.ndarray):
     """The photo's face as a textured surface: vertices (N, 3) in photo pixels
     (the mesh plus rings of head round it), triangles (M, 3), the pivot (3,)
     and the face width."""
+    face_width = face_width_of(mesh_points)
+    mesh_points = _with_depth(mesh_points[:, :3], face_width)
     oval = mesh_points[list(FACE_OVAL)]
     centre = oval[:, :2].mean(0)
-    face_width = float(np.ptp(oval[:, 0]))
     rings = []
     for radius, back in HEAD_RINGS:
         xy = centre + (oval[:, :2] - centre) * radius
         rings.append(np.column_stack([xy, oval[:, 2] + back * face_width]))
-    vertices = np.vstack([mesh_points[:, :3], *rings])
+    vertices = np.vstack([mesh_points, *rings])
     h, w = photo.shape[:2]
     inside = (vertices[:, 0] >= 0) & (vertices[:, 0] < w - 1) & (vertices[:, 1] >= 0) & (vertices[:, 1] < h - 1)
     vertices = vertices[inside]
@@ -130,9 +137,38 @@ def head_model(photo: np.ndarray, mesh_points: np.ndarray):
         corners = [lookup.get((float(t[k]), float(t[k + 1]))) for k in (0, 2, 4)]
         if None not in corners:  # triangles touching Subdiv2D's outer helper vertices are dropped
             triangles.append(corners)
+    triangles = np.array(triangles, dtype=np.int32)
+    # The model's depth is uneven from point to point: smoothed, a turning cheek does not fold
+    # over itself into saw teeth; then stretched back to a head's depth.
+    vertices[:, 2] = _smoothed(vertices[:, 2], triangles, DEPTH_SMOOTHING)
+    mesh_count = int(inside[:POINT_COUNT].sum())
+    vertices[:mesh_count] = _with_depth(vertices[:mesh_count], face_width, oval_of=inside[:POINT_COUNT])
     # The head turns about a point behind the face, about where the ears are.
-    pivot = np.array([centre[0], centre[1], float(oval[:, 2].max())])
-    return vertices, np.array(triangles, dtype=np.int32), pivot, face_width
+    pivot = np.array([centre[0], centre[1], float(vertices[:mesh_count, 2].max())])
+    return vertices, triangles, pivot, face_width
+
+
+def _with_depth(points: np.ndarray, face_width: float, oval_of=None) -> np.ndarray:
+    """``points`` with z scaled about the face's outline so the nose stands HEAD_DEPTH face widths out."""
+    oval = np.zeros(POINT_COUNT, bool)
+    oval[list(FACE_OVAL)] = True
+    oval = oval if oval_of is None else oval[oval_of]
+    back = float(points[oval, 2].max())
+    depth = back - float(points[:, 2].min())
+    out = points.copy()
+    out[:, 2] = back + (points[:, 2] - back) * HEAD_DEPTH * face_width / max(depth, np.finfo(float).tiny)
+    return out
+
+
+def _smoothed(values: np.ndarray, triangles: np.ndarray, rounds: int) -> np.ndarray:
+    """Each value moved halfway to its neighbours' mean, ``rounds`` times (Laplacian smoothing)."""
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    count = np.bincount(edges[:, 0], minlength=len(values))
+    for _ in range(rounds):
+        total = np.bincount(edges[:, 0], weights=values[edges[:, 1]], minlength=len(values))
+        values = np.where(count > 0, 0.5 * values + 0.5 * total / np.maximum(count, 1), values)
+    return values
 
 
 def _warp_triangle(src_img: np.ndarray, dst: np.ndarray, src_tri: np.ndarray, dst_tri: np.ndarray) -> None:
@@ -156,17 +192,27 @@ def _warp_triangle(src_img: np.ndarray, dst: np.ndarray, src_tri: np.ndarray, ds
     region[mask > 0] = warped[mask > 0]
 
 
-def genuine_walk_up(photo: np.ndarray, mesh_points: np.ndarray, seed: int, seconds: float = SECONDS) -> list[np.ndarray]:
-    """A real head (the photo on its mesh) turning 20-30 degrees each way, nodding
-    a little and approaching the camera."""
+def _signed_areas(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    a, b, c = xy[triangles[:, 0]], xy[triangles[:, 1]], xy[triangles[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def genuine_walk_up(
+    photo: np.ndarray, mesh_points: np.ndarray, seed: int, seconds: float = SECONDS, yaw_range=(20, 30)
+) -> list[np.ndarray]:
+    """A real head (the photo on its mesh) turning each way by ``yaw_range``
+    degrees, nodding a little and approaching the camera."""
     rng = np.random.default_rng(seed)
     vertices, triangles, pivot, face_width = head_model(photo, mesh_points)
     room = background(rng)
     frames = []
-    for pose in _motion(rng, seconds, yaw_range=(20, 30), pitch_range=(4, 8)):
+    for pose in _motion(rng, seconds, yaw_range=yaw_range, pitch_range=(4, 8)):
         xy, depth = _project(vertices - pivot, pose, face_width)
         frame = room.copy()
-        for tri in triangles[np.argsort(-depth[triangles].mean(1))]:  # far triangles first
+        # A triangle whose corners turn the other way round than in the photo faces away: unseen.
+        facing = _signed_areas(xy, triangles) * _signed_areas(vertices[:, :2], triangles) > 0
+        seen = triangles[facing]
+        for tri in seen[np.argsort(-depth[seen].mean(1))]:  # far triangles first
             _warp_triangle(photo, frame, vertices[tri, :2], xy[tri])
         frames.append(_camera(frame, rng))
     return frames
