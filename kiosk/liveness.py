@@ -13,8 +13,11 @@ planar residual), both as fractions of the face's size:
 - a planar residual above ``three_d_residual`` is a vote for a solid head
   (the face mesh puts a tilted photo's points off a plane by a few per cent of
   the face, because it expects a 3D face; a real head turning reaches far more);
-- enough motion (``min_motion``) with a planar residual below ``flat_ratio``
-  of it is a vote for a flat picture: a plane explains most of the motion;
+- enough motion (``min_motion``, and ``min_motion_pixels`` in pixels) with a
+  planar residual below ``flat_ratio`` of it is a vote for a flat picture: a
+  plane explains most of the motion. Only frames of about the same size
+  (``max_pair_scale``) may say so: as a head comes closer, its perspective and
+  the mesh's detail change in ways a plane nearly explains;
 - anything else says nothing yet.
 
 ``three_d_votes`` solid votes (more than flat ones) decide ``three_d``;
@@ -24,6 +27,13 @@ A decision holds for the rest of the visit. Frames are compared only within
 one track: a face that jumps (``max_step``, ``max_scale_step``) from one frame
 to the next is another face, or a mesh gone wrong, and starts a new track
 (the votes so far stay: they are the visit's).
+
+The mesh bends a little with every change of its crop, so the meshes should come
+from :meth:`FaceMesh.follow <kiosk.face_mesh.FaceMesh.follow>` (each frame cropped
+where the last mesh was) rather than from a new detection's box every frame,
+whose jitter looks like the small motion of a flat picture. The defaults were
+measured on the synthetic scenes of ``tests/spoof_scenes.py`` (LFW DevTrain
+people; the tests report DevTest people).
 
 **Blinks**, a second and optional cue: the eye aspect ratio (EAR, Soukupová and
 Čech 2016) from MediaPipe's six points round each eye; a blink is the EAR
@@ -67,9 +77,10 @@ class LivenessSettings:
     history_seconds: float = 2.0  # how far back a frame is compared with
     max_step: float = 1.0  # the face's centre moving further than its size in one frame: another face
     max_scale_step: float = 1.4  # or growing or shrinking by more than this factor in one frame
+    max_pair_scale: float = 1.5  # frames that vote flat differ in size by at most this factor
     min_face_score: float = 0.5  # meshes the model doubts are a face are skipped
-    min_motion: float = 0.04  # motion beyond a similarity before a pair can vote flat
-    min_motion_pixels: float = 2.0  # and in pixels (RMS): the mesh of a still face flickers by about 1.5
+    min_motion: float = 0.03  # motion beyond a similarity before a pair can vote flat
+    min_motion_pixels: float = 1.5  # and in pixels (RMS): a still face's mesh flickers by a pixel or so
     three_d_residual: float = 0.10  # planar residual only a solid head reaches
     flat_ratio: float = 0.5  # planar residual under this fraction of the motion: a flat vote
     three_d_votes: int = 2
@@ -228,8 +239,16 @@ def step(
     three_d, flat = state.three_d, state.flat
     if history and state.verdict == UNDECIDED:
         olds = np.stack([xy for _, xy in history])
+        residuals = similarity_residuals(olds, new)
         # The most different recent frame says the most; nearer ones only repeat it more faintly.
-        said = vote(measure_pair(olds[int(np.argmax(similarity_residuals(olds, new)))], new), settings)
+        said = vote(measure_pair(olds[int(np.argmax(residuals))], new), settings)
+        if said != THREE_D:
+            # Coming closer changes the perspective and the mesh's detail without a turn, in ways a
+            # plane nearly explains: only frames of about the same size may say flat.
+            sizes = np.sqrt(((olds - olds.mean(1, keepdims=True)) ** 2).sum(2).mean(1))
+            alike = np.maximum(sizes / face_size(new), face_size(new) / sizes) <= settings.max_pair_scale
+            said = vote(measure_pair(olds[int(np.argmax(np.where(alike, residuals, -np.inf)))], new), settings)
+            said = said if alike.any() and said == FLAT else None
         three_d += said == THREE_D
         flat += said == FLAT
     verdict = state.verdict if state.verdict != UNDECIDED else decide(three_d, flat, settings)
