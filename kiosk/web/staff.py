@@ -222,18 +222,25 @@ def template_photo(template_id):
     return Response(encode_png(picture), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
+def _uploaded_reference() -> Reference | None:
+    """The photo form's upload as a reference face, or None after flashing what is wrong with it."""
+    form = PhotoForm()
+    try:
+        if not form.validate_on_submit():
+            raise EnrollmentError("Choose a photo.")
+        return application().reference_from_photo(form.photo.data.read())
+    except EnrollmentError as exc:
+        flash(str(exc))
+        return None
+
+
 @bp.post("/employees/<int:employee_id>/templates")
 @login_required
 def add_photo(employee_id):
     """Another photo of the person: it helps the kiosk recognise them, and the enrolment photo stays the reference."""
     e = _employee_or_404(employee_id)
-    form = PhotoForm()
-    try:
-        if not form.validate_on_submit():
-            raise EnrollmentError("Choose a photo.")
-        ref = application().reference_from_photo(form.photo.data.read())
-    except EnrollmentError as exc:
-        flash(str(exc))
+    ref = _uploaded_reference()
+    if ref is None:
         return redirect(url_for("staff.employee", employee_id=employee_id))
     try:
         application().add_photo(employee_id, ref)
@@ -294,13 +301,8 @@ def hours(employee_id):
 @login_required
 def reenroll(employee_id):
     e = _employee_or_404(employee_id)
-    form = PhotoForm()
-    try:
-        if not form.validate_on_submit():
-            raise EnrollmentError("Choose a photo.")
-        ref = application().reference_from_photo(form.photo.data.read())
-    except EnrollmentError as exc:
-        flash(str(exc))
+    ref = _uploaded_reference()
+    if ref is None:
         return redirect(url_for("staff.employee", employee_id=employee_id))
     return _enrol(e.name, ref, employee_id)
 
