@@ -196,7 +196,8 @@ class Application:
             raise NotThisPerson(f"this photo does not look enough like {name}'s enrolment photo; use a clear photo of {name}")
         if similar := lookalikes(gallery, ref.embedding, threshold, exclude=employee_id):
             raise NotThisPerson(f"this photo also looks like {similar[0].name}; use a clear photo of {name} alone")
-        return self._add_template(employee_id, PHOTO, ref.image, ref.face, ref.crop, ref.embedding, None)
+        reference = _reference_of(gallery, employee_id)
+        return self._add_template(employee_id, PHOTO, ref.image, ref.face, ref.crop, ref.embedding, None, reference)
 
     def learn(self, person: int, event: Recognised, best: BestFace | None, entry: Entry | None) -> int | None:
         """Keep a confident welcome's face as a template of ``person``; returns its id, or None when not learnt."""
@@ -213,14 +214,15 @@ class Application:
         ):
             return None
         fused = evidence.mean()
-        if not templates.anchored(fused, _reference_of(gallery, person), threshold):
+        reference = _reference_of(gallery, person)
+        if not templates.anchored(fused, reference, threshold):
             return None
         image, face = reference_image(best.frame, best.face)
         crop, _ = self.encoder.embed_face(image, face)
-        return self._add_template(person, DOOR, image, face, crop, fused, entry.id)
+        return self._add_template(person, DOOR, image, face, crop, fused, entry.id, reference)
 
-    def _add_template(self, person, source, image, face, crop, embedding, entry_id) -> int:
-        """Add a template, then keep the person's most varied ``max_templates``."""
+    def _add_template(self, person, source, image, face, crop, embedding, entry_id, reference: np.ndarray) -> int:
+        """Add a template, then keep the person's most varied ``max_templates`` (``reference``: their enrolment photo's embedding)."""
         template_id = self.templates.add(
             person,
             source,
@@ -232,7 +234,6 @@ class Application:
             entry_id=entry_id,
         )
         ids, rows = self.templates.embeddings(person, self.model_version)
-        reference = _reference_of(self.store.gallery(self.model_version), person)
         keep = templates.most_varied(reference, rows, self.recognizer.settings.max_templates)
         self.templates.remove([template for i, template in enumerate(ids) if i not in keep])
         return template_id
