@@ -12,31 +12,27 @@ that words them. ``kiosk check-config`` runs exactly these checks plus what
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 import tomllib
-import typing
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
 
 from kiosk.addresses import Network, networks
+from kiosk.config_errors import describe
 from kiosk.setting_types import (
+    AddressList,
     DatabaseUrl,
-    Hint,
     KioskId,
     NonBlank,
     OneLine,
     PathSetting,
-    ProxyList,
     Time,
     TimeOrEmpty,
 )
 from kiosk.setting_types import rule as _rule
-from kiosk.setting_types import shown as _shown
 
 MODELS_DIR = Path(__file__).parent / "models"
 # The models that ship with the kiosk: dlib's ResNet (accurate; the default)
@@ -240,7 +236,7 @@ class WebSettings(Settings):
     connection_limit: int = Field(100, ge=8, le=10000)  # open connections; beyond it the longest idle ones are closed
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed; from
     # anyone else those headers change nothing, and the address that connected decides.
-    trusted_proxies: ProxyList = Field(default_factory=list)
+    trusted_proxies: AddressList = Field(default_factory=list)
 
     @property
     def proxy_networks(self) -> list[Network]:
@@ -265,6 +261,38 @@ class WebSettings(Settings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise _rule("web.tls_cert and web.tls_key go together; set both or neither")
         return self
+
+
+class LivenessSettings(Settings):
+    """Whether the face at the door is a live person, not a photo or a screen held
+    up to the camera (README "Photos and screens"; the rules in kiosk.liveness)."""
+
+    # off: anyone's picture is welcomed as them; passive: the face mesh's movement and the spoof
+    # detector decide, nobody is asked anything; challenge: passive, and the screen asks for a
+    # random head turn or a blink before the welcome.
+    mode: Literal["off", "passive", "challenge"] = "passive"
+    # The detector's mean probability of a real face over the visit's frames: below this, a photo or a
+    # screen. It decides only when the head's movement has not already shown a solid head or a flat picture.
+    spoof_threshold: float = Field(0.5, gt=0, lt=1)
+    wait_seconds: float = Field(1.0, ge=0, le=10)  # a welcome waits up to this long for the movement to decide
+    challenge_seconds: float = Field(5.0, ge=2, le=30)  # challenge: time to turn or blink as asked
+
+
+class PayrollSettings(Settings):
+    """Payroll exports (kiosk export --format ...)."""
+
+    overtime_after_hours: float = Field(40.0, gt=0, le=168)  # hours in a week beyond this are overtime (Gusto)
+
+
+class MetricsSettings(Settings):
+    """Prometheus metrics at /metrics: never names; served to loopback and ``scrape_from`` only."""
+
+    enabled: bool = True
+    scrape_from: AddressList = Field(default_factory=list)  # addresses or networks of the Prometheus server(s)
+
+    @property
+    def scrape_networks(self) -> list[Network]:
+        return networks(self.scrape_from)
 
 
 class FleetSettings(Settings):
@@ -294,6 +322,9 @@ class Config(Settings):
     display: DisplaySettings = Field(default_factory=DisplaySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    liveness: LivenessSettings = Field(default_factory=LivenessSettings)
+    payroll: PayrollSettings = Field(default_factory=PayrollSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 def config_from_dict(data: dict, source: str = "<config>") -> Config:
@@ -302,60 +333,7 @@ def config_from_dict(data: dict, source: str = "<config>") -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         # from None: pydantic's own report repeats every value, secrets included.
-        raise ConfigError("\n".join(f"{source}: {_describe(error)}" for error in exc.errors())) from None
-
-
-_WORDS = {
-    "int_type": "expected a whole number",
-    "float_type": "expected a number",
-    "finite_number": "expected a finite number",
-    "bool_type": "expected true or false",
-    "string_type": "expected a string",
-}
-_BOUNDS = {
-    "greater_than_equal": ("ge", "at least"),
-    "greater_than": ("gt", "greater than"),
-    "less_than_equal": ("le", "at most"),
-    "less_than": ("lt", "less than"),
-}
-
-
-def _describe(error: ErrorDetails) -> str:
-    """One pydantic error as a sentence naming the key, what is allowed and, unless secret, what was given."""
-    loc, kind = error["loc"], error["type"]
-    where = ".".join(map(str, loc))
-    if kind == "config_rule":
-        return error["ctx"]["text"]
-    if kind == "extra_forbidden":
-        known = list(_section(loc[:-1]).model_fields)
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        suggestion = f"; did you mean {close[0]!r}?" if close else ""
-        what = f"unknown section [{where}]" if len(loc) == 1 else f"{where}: unknown key"
-        return f"{what} (known: {', '.join(known)}){suggestion}"
-    if kind == "model_type":
-        return f"[{where}] must be a table"
-    field = _section(loc[:-1]).model_fields[loc[-1]]
-    hint = next((m for m in field.metadata if isinstance(m, Hint)), Hint())
-    got = "" if hint.secret else f", got {_shown(error['input'])}"
-    if kind in _WORDS:
-        return f"{where}: {_WORDS[kind]}{got}"
-    if kind in _BOUNDS:
-        name, words = _BOUNDS[kind]
-        return f"{where}: must be {words} {error['ctx'][name]:g}{got}"  # "at least 0", not pydantic's 0.0
-    if kind == "literal_error":
-        return f"{where}: must be one of {', '.join(typing.get_args(field.annotation))}{got}"
-    if kind == "string_pattern_mismatch":
-        shown = "the value" if hint.secret else _shown(error["input"])
-        return f"{where}: {shown} is not in the expected form ({hint.form})"
-    return f"{where}: {error['msg']}{got}"
-
-
-def _section(loc: tuple) -> type[Settings]:
-    """The model that holds the key at ``loc`` (Config itself for a section name)."""
-    model = Config
-    for part in loc:
-        model = model.model_fields[part].annotation
-    return model
+        raise ConfigError("\n".join(f"{source}: {describe(error, Config)}" for error in exc.errors())) from None
 
 
 def load_config(path: str | Path | None) -> Config:

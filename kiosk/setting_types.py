@@ -43,22 +43,27 @@ def _path(value):
     return value.expanduser()
 
 
-def _proxy_list(value):
-    # Checked whole, so that a wrong entry is named (pydantic would name only its index).
+def _address_list(value):
+    # Checked whole, so that a wrong entry is named (pydantic would name only its index);
+    # kiosk.config_errors puts the key in front.
     if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
-        raise rule('web.trusted_proxies: expected a list of addresses such as ["127.0.0.1"], got ' + shown(value))
+        raise address_error('expected a list of addresses such as ["127.0.0.1"], got ' + shown(value))
     try:
         networks(value)
     except ValueError as exc:
-        raise rule(f"web.trusted_proxies: {exc}") from None
+        raise address_error(str(exc)) from None
     return value
+
+
+def address_error(text: str) -> PydanticCustomError:
+    return PydanticCustomError("address_list", "{text}", {"text": text})
 
 
 # The validators come last in each Annotated so that they run first: an empty
 # id is "empty", not "not in the expected form"; a string becomes a Path before
 # the strict Path check.
 PathSetting = Annotated[Path, BeforeValidator(_path)]
-ProxyList = Annotated[list[str], BeforeValidator(_proxy_list)]
+AddressList = Annotated[list[str], BeforeValidator(_address_list)]
 NonBlank = Annotated[str, BeforeValidator(_not_blank)]
 Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"), Hint("a time such as 04:00")]
 TimeOrEmpty = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$"), Hint("a time such as 08:30, or empty")]

@@ -87,9 +87,11 @@ def test_missing_file(tmp_path):
         (
             "[camra]\n",
             "unknown section [camra] (known: kiosk, camera, model, recognition, quality, attendance, display, web, "
-            "fleet); did you mean 'camera'?",
+            "fleet, liveness, payroll, metrics); did you mean 'camera'?",
         ),
         ("[recognition]\nframes_needed = 31\n", "recognition.frames_needed: must be at most 30, got 31"),
+        ('[liveness]\nmode = "on"\n', "liveness.mode: must be one of off, passive, challenge, got 'on'"),
+        ('[metrics]\nscrape_from = ["prometheus"]\n', "metrics.scrape_from: 'prometheus' is not an address or network"),
         ("[camera]\nfps = 0\n", "camera.fps: must be greater than 0, got 0"),
         ("[camera]\nfps = 'fast'\n", "camera.fps: expected a number, got 'fast'"),
         ("[camera]\nwidth = 640.0\n", "camera.width: expected a whole number, got 640.0"),
