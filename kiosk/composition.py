@@ -108,7 +108,9 @@ class Running:
     replicator: object = None
 
 
-def build_loop(config: Config, app, status, open_camera, *, monotonic=time.monotonic, retry_max_seconds: float = 10.0):
+def build_loop(
+    config: Config, app, status, open_camera, *, monotonic=time.monotonic, retry_max_seconds: float = 10.0, observer=None
+):
     """The recognition loop from its pieces (also used by the tests and benchmarks)."""
     from kiosk.camera_pump import CameraPump
     from kiosk.loop import KioskLoop
@@ -131,7 +133,7 @@ def build_loop(config: Config, app, status, open_camera, *, monotonic=time.monot
     decision = VisitDecision(app, rules, status)
     screen = ScreenState(status, config.display, app.zone)
     preview = PreviewFeed(status.preview, config.display.preview_fps) if config.display.preview else None
-    return KioskLoop(pump, decision, app, screen, status, preview)
+    return KioskLoop(pump, decision, screen, status, preview, observer)
 
 
 def serve(config: Config, admin_server: bool = False) -> int:

@@ -13,6 +13,7 @@ from kiosk.application import Application
 from kiosk.camera_pump import CameraPump
 from kiosk.database_file import StoreError
 from kiosk.disk_space import recording_problem
+from kiosk.loop_observer import ALREADY, CANNOT_RECORD, NOT_RECOGNISED, WELCOME, LoopObserver, NoObserver
 from kiosk.preview import PreviewFeed
 from kiosk.recognition import FrameResult
 from kiosk.screen_state import ScreenState
@@ -38,13 +39,15 @@ class KioskLoop:
         self,
         pump: CameraPump,
         decision: VisitDecision,
-        app: Application,
         screen: ScreenState,
         status: Status,
         preview: PreviewFeed | None = None,
+        observer: LoopObserver | None = None,
     ):
-        self.pump, self.decision, self.app, self.screen, self.status = pump, decision, app, screen, status
+        self.pump, self.decision, self.screen, self.status = pump, decision, screen, status
+        self.app: Application = decision.app
         self.preview = preview
+        self.observer = observer or NoObserver()
         self.stop_event = pump.stop_event
         self.error: str | None = None  # why the loop stopped on its own
         self.latest_frame = None  # for "capture from the kiosk camera"; kept in memory only
@@ -66,11 +69,13 @@ class KioskLoop:
         now = self.pump.monotonic()
         result, events = self.decision.step(frame, now)
         self.status.frames += 1
+        self.observer.frame(result.timings)
         for event in events:
             if isinstance(event, visits.Recognised):
                 self._punch(event, now)
             elif isinstance(event, visits.NotRecognised):
                 self.status.unknown_faces += 1
+                self.observer.decision(NOT_RECOGNISED)
                 log.info("unrecognised face (counted, not logged)")
                 self.screen.not_recognised(now)
         guidance = result.quality.reason if result.face_found and not result.quality.good else None
@@ -90,6 +95,7 @@ class KioskLoop:
             self.status.recording_problem = recording_problem(exc, self.app.store.path.parent)
             log.error("could not record a punch for employee %d: %s", person, exc)
             self.screen.cannot_record(now)
+            self.observer.decision(CANNOT_RECORD)
             return
         self.status.recording_problem = None
         if outcome.entry is not None:
@@ -103,6 +109,7 @@ class KioskLoop:
                 }
             )
         self.screen.punched(person, outcome, now)
+        self.observer.decision(WELCOME if outcome.entry is not None else ALREADY)
         best = self.decision.best_named
         try:  # pictures not kept must never cost a punch or the loop
             if outcome.entry is not None and best is not None:
