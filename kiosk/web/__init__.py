@@ -36,8 +36,8 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
         from kiosk.web.viewers import TrustedProxyFix
 
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, config.web.proxy_networks)
-    CSRFProtect(app)
-    from kiosk.web import api, auth, screen, staff, status_page, timesheets
+    csrf = CSRFProtect(app)
+    from kiosk.web import api, auth, metrics_page, screen, staff, status_page, timesheets
     from kiosk.web.viewers import StreamSlots
 
     app.extensions["pending_enrollments"] = {}
@@ -48,6 +48,10 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     app.teardown_appcontext(lambda exc=None: services.app.store.release())
     for blueprint in (screen.bp, api.bp, auth.bp, staff.bp, timesheets.bp, status_page.bp):
         app.register_blueprint(blueprint)
+    if config.metrics.enabled:
+        # Prometheus sends no session and no form token (and /metrics is GET only anyway).
+        csrf.exempt(metrics_page.bp)
+        app.register_blueprint(metrics_page.bp)
     _filters(app, config)
 
     @app.context_processor

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from kiosk.application import Application
 from kiosk.status import Status
+
+if TYPE_CHECKING:  # prometheus_client is imported only where metrics are enabled
+    from kiosk.metrics import KioskMetrics
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Services:
     capture: Callable | None = None  # latest camera frame (BGR) or None
     sync: Callable | None = None  # a fleet member's sync state (kiosk.fleet.sync.SyncState.snapshot); None: standalone
     staff_managed_here: bool = True  # False at a fleet's doors: staff are managed on the fleet's admin server
+    metrics: KioskMetrics | None = None  # what /metrics serves; None: [metrics] enabled = false
 
 
 def services() -> Services:
