@@ -21,6 +21,7 @@ from kiosk.config import AttendanceSettings
 from kiosk.enrollment import Lookalike, Reference, decode_photo, lookalikes, make_reference, reembed, reference_image
 from kiosk.punch_photos import PunchPhotos, face_photo
 from kiosk.recognition import FaceEncoder, FrameResult, Recognizer, Thresholds
+from kiosk.staff_records import StaffRecords
 from kiosk.store import Store, UnknownEmployee
 from kiosk.store_rows import Employee, Gallery, LogRow, StoredReference
 from kiosk.template_store import DOOR, PHOTO, Template, TemplateStore
@@ -82,6 +83,7 @@ class Application:
         self.clock = clock or (lambda: dt.datetime.now(self.zone))
         self.templates = TemplateStore(store)
         self.photos = PunchPhotos(store)
+        self.staff = StaffRecords(store, self.timesheet, self.zone)  # payroll details, the staff file, payroll exports
         self._pruned: dt.datetime | None = None  # when old punch photos were last deleted
 
     @property

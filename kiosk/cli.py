@@ -209,6 +209,20 @@ def cmd_restore(args, config: Config) -> int:
     return 0
 
 
+def cmd_export(args, config: Config) -> int:
+    from kiosk import office_commands
+
+    app = composition.application(config, composition.open_store(config, create=False), with_model=False)
+    return office_commands.export(app, args, config.payroll.overtime_after_hours)
+
+
+def cmd_staff(args, config: Config) -> int:
+    from kiosk import office_commands
+
+    store = composition.open_store(config, create=args.staff_command == "import")
+    return office_commands.staff(composition.application(config, store, with_model=False), args)
+
+
 def employee_number(text: str) -> int:
     """An employee's id as the database can hold it (a larger one would raise, not find nobody)."""
     if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > 2**63 - 1:
@@ -217,6 +231,8 @@ def employee_number(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kiosk import office_commands
+
     # -c and -v work before or after the command; SUPPRESS keeps a value given before it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default=argparse.SUPPRESS, help="TOML config file (default: built-in defaults)")
@@ -265,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup")
     p.add_argument("--force", action="store_true", help="restore even when the database holds entries the backup lacks")
     p.set_defaults(func=cmd_restore)
+    office_commands.add_parsers(sub, common, cmd_export, cmd_staff)
     sub.add_parser("check-config", help="validate the config file and the model it names").set_defaults(func=cmd_check_config)
     return parser
 

@@ -320,6 +320,14 @@ class MemberStore:
         self._central_change(self.central.remove_employee, employee_id)
         self.pull_gallery()
 
+    def apply_staff(self, changes) -> list[int]:
+        """Payroll details and staff files: the fleet database has no columns for them yet, and a
+        person added here alone would take an id the fleet gives someone else; refused, changing nothing."""
+        raise ValueError(
+            "in a fleet, employee numbers and staff files are not supported yet (the fleet database cannot hold them); "
+            "nothing was changed"
+        )
+
     @staticmethod
     def _central_change(change, employee_id, *args, **kwargs) -> None:
         try:
