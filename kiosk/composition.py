@@ -179,13 +179,20 @@ def serve(config: Config, admin_server: bool = False) -> int:
         )
     status = Status(model_version=app.model_version)
     camera_enabled = config.camera.source != "none"
-    loop = build_loop(config, app, status, lambda: open_camera(config.camera))
+    sync = replicator.state.snapshot if replicator else None
+    metrics = None
+    if config.metrics.enabled:
+        from kiosk.metrics import KioskMetrics
+
+        metrics = KioskMetrics(status, data_dir, sync)
+    loop = build_loop(config, app, status, lambda: open_camera(config.camera), observer=metrics)
     services = Services(
         status,
         app,
         capture=(lambda: loop.latest_frame) if camera_enabled else None,
-        sync=replicator.state.snapshot if replicator else None,
+        sync=sync,
         staff_managed_here=not config.fleet.enabled or admin_server,
+        metrics=metrics,
     )
     running = _start(config, services, loop, replicator)
     scheme = "https" if config.web.tls_cert else "http"

@@ -248,3 +248,39 @@ def test_a_visit_at_the_door_is_counted_by_stage_and_names_no_one(lfw, tmp_path)
     assert "Alice" not in text and "Example" not in text and "Colin" not in text
     # Labels say which stage or kind, never whose: no name, no employee id.
     assert {label for _, labels in found for label, _ in labels} <= {"stage", "kind", "le"}
+
+
+# ---- kiosk run: the composition root wires the metrics in ------------------------------------------
+
+
+def test_kiosk_run_serves_its_metrics_to_this_machine(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = 18763
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f"[kiosk]\ndata_dir = '{tmp_path / 'data'}'\n[camera]\nsource = 'none'\n[web]\nport = {port}\n")
+    env = dict(os.environ, NOTIFY_SOCKET="")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "-c", str(config), "run"], env=env, stderr=subprocess.PIPE, text=True)
+    text = None
+    try:
+        deadline = time.monotonic() + 60
+        while text is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                    text = answer.read().decode()
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert text is not None, err[-3000:]
+    found = samples(text)
+    assert found[("kiosk_frames_processed_total", ())] == 0 and found[("kiosk_camera_up", ())] == 0  # camera off
+    assert found[("kiosk_gallery_people", ())] == 0 and found[("kiosk_recording", ())] == 1
+    assert found[("kiosk_data_disk_free_bytes", ())] > 0
+    assert ("kiosk_decisions_total", (("kind", "welcome"),)) in found
