@@ -17,6 +17,7 @@ from kiosk.enrollment import EnrollmentError, Reference
 from kiosk.image_codec import encode_png
 from kiosk.names import MAX_LENGTH, InvalidName, clean_name
 from kiosk.store import UnknownEmployee
+from kiosk.web import staff_file_page
 from kiosk.web.auth import login_required
 from kiosk.web.services import application, services
 
@@ -53,6 +54,14 @@ class HoursForm(FlaskForm):
         "Due at",
         validators=[Optional(), Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z", message="Use a time such as 08:30.")],
     )
+
+
+class PayrollForm(FlaskForm):
+    """A person's payroll details; checked again, with messages, by the application."""
+
+    employee_number = StringField("Employee number", validators=[Optional(), Length(max=200)])
+    first_name = StringField("First name", validators=[Optional(), Length(max=4 * MAX_LENGTH)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=4 * MAX_LENGTH)])
 
 
 class RemoveForm(FlaskForm):
@@ -107,7 +116,7 @@ def _employee_or_404(employee_id: int):
         abort(404, description=f"No employee with id {employee_id}.")
 
 
-def _staff_page(enroll=None, capture=None, error=None):
+def _staff_page(enroll=None, capture=None, error=None, problems=None):
     app = application()
     employees = app.employees()
     return render_template(
@@ -120,6 +129,9 @@ def _staff_page(enroll=None, capture=None, error=None):
         can_capture=services().capture is not None,
         error=error,
         need_photo=set(app.stale_references()),
+        no_photo=app.staff.without_photo(),
+        staff_file=staff_file_page.StaffFileForm(),
+        problems=problems or [],
     )
 
 
@@ -188,7 +200,10 @@ def pending_photo(token):
 @login_required
 def photo(employee_id):
     _employee_or_404(employee_id)
-    ref = application().reference(employee_id)
+    try:
+        ref = application().reference(employee_id)
+    except UnknownEmployee:  # added from a staff file: no photo yet
+        abort(404, description=f"Employee {employee_id} has no photo yet.")
     picture = ref.crop if ref.image is None else ref.image[:, :, ::-1]  # people enrolled before reference images: their crop
     return Response(encode_png(picture), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
@@ -197,9 +212,12 @@ def photo(employee_id):
 @login_required
 def employee(employee_id):
     e = _employee_or_404(employee_id)
+    person = application().staff.person(employee_id)
     return render_template(
         "employee.html",
         e=e,
+        person=person,
+        payroll=PayrollForm(obj=person, formdata=None),
         rename=RenameForm(name=e.name),
         photo_form=PhotoForm(),
         remove=RemoveForm(),
@@ -297,6 +315,22 @@ def hours(employee_id):
     return redirect(url_for("staff.employee", employee_id=employee_id))
 
 
+@bp.post("/employees/<int:employee_id>/payroll")
+@login_required
+def payroll(employee_id):
+    _employee_or_404(employee_id)
+    form = PayrollForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors) or "Send the form again.")
+        return redirect(url_for("staff.employee", employee_id=employee_id))
+    try:
+        application().staff.set_details(employee_id, form.employee_number.data, form.first_name.data, form.last_name.data)
+        flash("Payroll details saved.")
+    except ValueError as exc:
+        flash(f"Not saved: {exc}.")
+    return redirect(url_for("staff.employee", employee_id=employee_id))
+
+
 @bp.post("/employees/<int:employee_id>/photo")
 @login_required
 def reenroll(employee_id):
@@ -321,3 +355,6 @@ def remove(employee_id):
     application().remove(employee_id, purge=form.purge.data)
     flash(f"{e.name} removed." + (" Attendance history deleted." if form.purge.data else " Attendance history kept."))
     return redirect(url_for("staff.employees"))
+
+
+staff_file_page.add_routes(bp, _staff_page)

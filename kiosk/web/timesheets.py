@@ -17,7 +17,9 @@ from wtforms.validators import DataRequired, Length
 from kiosk import attendance
 from kiosk.application import UnknownEntry
 from kiosk.attendance import DayRecord, Entry
+from kiosk.csv_cells import safe_cell  # the formula guard, shared with the payroll and staff files
 from kiosk.store import UnknownEmployee
+from kiosk.web import payroll_page
 from kiosk.web.auth import client_address, local_target, login_required
 from kiosk.web.services import application, services
 
@@ -305,13 +307,6 @@ def change_direction():
     return _correct(attendance.REDIRECT, form, direction=form.direction.data)
 
 
-def safe_cell(value):
-    """A CSV cell a spreadsheet will not run as a formula (OWASP: prefix a quote)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv(rows: list[list], header: list[str], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -398,3 +393,6 @@ def timesheet_csv():
     first, last = _range(today - dt.timedelta(days=today.weekday()), today)
     records, names = _records(first, last, _person_arg())
     return _csv(timesheet_rows(records, names, _rules().zone()), TIMESHEET_COLUMNS, f"timesheet-{first}-{last}.csv")
+
+
+payroll_page.add_routes(bp, lambda: _range(_today() - dt.timedelta(days=_today().weekday()), _today()))
