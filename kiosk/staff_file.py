@@ -8,7 +8,9 @@ The columns: ``name`` (required), then optionally ``employee_number``,
 the person with its employee number, or else the one person of its name, and
 adds a new person (with no photo yet) when there is neither. A column left out
 of the file changes nothing; an empty cell in a column that is there clears
-that detail.
+that detail. A cell an export guarded against spreadsheet formulas (a quote
+before "=", "+", "-" or "@") is read without the quote, so an exported file
+imports as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from kiosk.csv_cells import FORMULA_STARTS
 from kiosk.names import InvalidName, clean_name, clean_time
 
 COLUMNS = ["name", "employee_number", "expected_start", "first_name", "last_name"]
@@ -138,7 +141,7 @@ def _row(line: int, columns: list[str], cells: list[str], problems: list[Problem
     if len(cells) > len(columns):
         problems.append(Problem(line, f"#{len(columns) + 1}", "more cells than the header has columns; quote cells with commas"))
         return None
-    values = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
+    values = dict(zip(columns, [_unguarded(c) for c in cells] + [""] * (len(columns) - len(cells)), strict=True))
     before = len(problems)
     name = ""
     try:
@@ -159,6 +162,11 @@ def _row(line: int, columns: list[str], cells: list[str], problems: list[Problem
             except ValueError as exc:
                 problems.append(Problem(line, column, str(exc)))
     return StaffRow(line, name, details) if len(problems) == before else None
+
+
+def _unguarded(cell: str) -> str:
+    """A cell as it was before an export's formula guard (kiosk.csv_cells), so an exported file imports as it was."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS else cell
 
 
 def _time(raw: str) -> str | None:
