@@ -103,7 +103,7 @@ PROFILES: dict[str, dict[str, dict]] = {
 }
 
 # What the benchmark itself needs of every profile: the model it names, and a clock of its own (below).
-BASE = {"model": {"bundled": "default"}}
+BASE = {"model": {"bundled": "default"}, "liveness": {"mode": "off"}}  # the walk-ups are flat photos
 
 MIN_PHOTOS = 5  # staff: DevTest people with at least this many photos
 STAFF, STRANGERS, DAYS = None, 25, 5  # the default run: every eligible person, 125 strangers in the week

@@ -35,7 +35,14 @@ from kiosk.composition import (
     build_encoder,  # noqa: E402
     build_loop,  # noqa: E402
 )
-from kiosk.config import BUNDLED_MODELS, AttendanceSettings, Config, DisplaySettings, RecognitionSettings  # noqa: E402
+from kiosk.config import (  # noqa: E402
+    BUNDLED_MODELS,
+    AttendanceSettings,
+    Config,
+    DisplaySettings,
+    LivenessSettings,
+    RecognitionSettings,
+)
 from kiosk.enrollment import EnrollmentError, make_reference  # noqa: E402
 from kiosk.recognition import Recognizer  # noqa: E402
 from kiosk.status import Status  # noqa: E402
@@ -141,8 +148,11 @@ def main() -> None:
             )
         walkers = [p for p in people(lfw, 3) if p in ids][: args.walkers]
         recognizer = Recognizer(encoder, settings)
-        config = Config(
-            recognition=settings, attendance=AttendanceSettings(cooldown_seconds=0), display=DisplaySettings(preview=False)
+        config = Config(  # the walk-ups are flat photos: liveness off, as before it existed
+            recognition=settings,
+            attendance=AttendanceSettings(cooldown_seconds=0),
+            display=DisplaySettings(preview=False),
+            liveness=LivenessSettings(mode="off"),
         )
         outcomes = {"right": 0, "wrong": 0, "not recognised": 0, "nothing": 0, "no good frame": 0}
         waits_ms, waits_frames = [], []

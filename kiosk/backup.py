@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,27 @@ class DailyBackups:
                 log.exception("daily backup failed")
             if stop.wait(check_seconds):
                 return
+
+    def start(self) -> DailyThread:
+        """Run in a thread of its own until stopped (none is started when ``keep`` is 0)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="backups", daemon=True)
+        if self.keep > 0:
+            thread.start()
+        return DailyThread(thread, stop)
+
+
+@dataclass
+class DailyThread:
+    """The daily backups' thread, stopped with the kiosk (a backup under way gets a few seconds to finish)."""
+
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread.ident is not None:  # started (backups = 0 starts none)
+            self.thread.join(timeout=5)
 
 
 def verify(backup_path: Path) -> dict:

@@ -97,6 +97,19 @@ def application(config: Config, store, rec=None, with_model: bool = True):
     return Application(store, rec, config.attendance, config.kiosk.id)
 
 
+def liveness_check(config: Config):
+    """The door's liveness check (the face mesh and the spoof detector, loaded), or None when ``[liveness] mode = "off"``."""
+    if config.liveness.mode == "off":
+        return None
+    from kiosk.face_mesh import FaceMesh
+    from kiosk.liveness import DoorSettings
+    from kiosk.liveness_check import LivenessCheck
+    from kiosk.spoof_detector import SpoofDetector
+
+    door = DoorSettings(**config.liveness.model_dump())
+    return LivenessCheck(FaceMesh.load(threads=1), SpoofDetector.load(num_threads=1), door)
+
+
 @dataclass
 class Running:
     """What ``serve`` started, for the shutdown."""
@@ -130,7 +143,7 @@ def build_loop(
         needed=rec.frames_needed,
         window=rec.frames_window,
     )
-    decision = VisitDecision(app, rules, status)
+    decision = VisitDecision(app, rules, status, liveness_check(config))
     screen = ScreenState(status, config.display, app.zone)
     preview = PreviewFeed(status.preview, config.display.preview_fps) if config.display.preview else None
     return KioskLoop(pump, decision, screen, status, preview, observer)
@@ -271,29 +284,11 @@ def serve(config: Config, admin_server: bool = False) -> int:
     return 0
 
 
-@dataclass
-class _Daily:
-    """The daily backups' thread, stopped with the kiosk (a backup under way gets a few seconds to finish)."""
-
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        if self.thread.ident is not None:  # started (backups = 0 starts none)
-            self.thread.join(timeout=5)
-
-
-def _start_daily_backups(config: Config) -> _Daily:
+def _start_daily_backups(config: Config):
     """A backup now if the newest in DATA_DIR/backups is a day old, then once a day (``[kiosk] backups``)."""
     from kiosk.backup import DailyBackups
 
-    daily = DailyBackups(db_path(config), config.kiosk.backups, config.kiosk.min_free_mb)
-    stop = threading.Event()
-    thread = threading.Thread(target=daily.run, args=(stop,), name="backups", daemon=True)
-    if config.kiosk.backups > 0:
-        thread.start()
-    return _Daily(thread, stop)
+    return DailyBackups(db_path(config), config.kiosk.backups, config.kiosk.min_free_mb).start()
 
 
 def _start(config: Config, services, loop, replicator) -> Running:
@@ -330,6 +325,7 @@ def check_config(config: Config, source: str) -> str:
     import socket
 
     rec = recognizer(config)  # loads every model file exactly as serve does
+    liveness_check(config)  # and the liveness models
     contract = rec.encoder.embedder.contract
     try:
         socket.getaddrinfo(config.web.host, config.web.port, type=socket.SOCK_STREAM)

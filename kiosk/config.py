@@ -274,7 +274,7 @@ class LivenessSettings(Settings):
     # The detector's mean probability of a real face over the visit's frames: below this, a photo or a
     # screen. It decides only when the head's movement has not already shown a solid head or a flat picture.
     spoof_threshold: float = Field(0.5, gt=0, lt=1)
-    wait_seconds: float = Field(1.0, ge=0, le=10)  # a welcome waits up to this long for the movement to decide
+    wait_seconds: float = Field(0.5, ge=0, le=10)  # a welcome waits up to this long for the movement to decide
     challenge_seconds: float = Field(5.0, ge=2, le=30)  # challenge: time to turn or blink as asked
 
 

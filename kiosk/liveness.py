@@ -254,3 +254,85 @@ def step(
     verdict = state.verdict if state.verdict != UNDECIDED else decide(three_d, flat, settings)
     blinks = blink_step(state.blinks, eye_aspect_ratio(mesh.points), now, settings)
     return LivenessState(history + ((now, new),), three_d, flat, verdict, blinks)
+
+
+# What the door does with a visit's welcome, once the liveness rules have had their say.
+LIVE = "live"  # welcome them
+SPOOF = "spoof"  # a photo or a screen: refuse, never punch
+WAIT = "wait"  # not yet: keep watching
+TIMED_OUT = "timed_out"  # challenge: not done in time
+
+TURN_LEFT, TURN_RIGHT, BLINK = "left", "right", "blink"  # the person's own left and right
+CHALLENGES = (TURN_LEFT, TURN_RIGHT, BLINK)
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    """How the door uses the cues (``[liveness]`` in the config; see its comments)."""
+
+    mode: str = "passive"  # off | passive | challenge
+    spoof_threshold: float = 0.5  # the detector's mean probability of a real face below this: a spoof
+    wait_seconds: float = 0.5  # a welcome waits this long for the movement to decide before the detector does
+    challenge_seconds: float = 5.0
+    turn: float = 0.2  # a head turn asked for: the yaw must move this far (in eye distances) that way
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What the screen asked for at ``asked_at``, and the head and blinks as they were then."""
+
+    kind: str  # TURN_LEFT, TURN_RIGHT or BLINK
+    asked_at: float
+    yaw: float | None
+    blinks: int
+
+
+def yaw_of(points: np.ndarray) -> float:
+    """How far the nose tip stands to the side of the eyes' midpoint, in eye distances,
+    as the camera sees it: positive when the nose is to the image's right, which is
+    the person's own left (the camera faces them)."""
+    xy = np.asarray(points, dtype=np.float64)[:, :2]
+    right_eye, left_eye = xy[[RIGHT_EYE[0], RIGHT_EYE[3]]].mean(0), xy[[LEFT_EYE[0], LEFT_EYE[3]]].mean(0)
+    across = left_eye - right_eye
+    distance = float(np.linalg.norm(across))
+    if distance <= 0:
+        return 0.0
+    return float(np.dot(xy[1] - (left_eye + right_eye) / 2, across / distance)) / distance
+
+
+def challenge_done(challenge: Challenge, yaw: float | None, blinks: int, settings: DoorSettings) -> bool:
+    """Whether the head or the eyes have done what ``challenge`` asked."""
+    if challenge.kind == BLINK:
+        return blinks > challenge.blinks
+    if yaw is None or challenge.yaw is None:
+        return False
+    turned = yaw - challenge.yaw
+    return turned >= settings.turn if challenge.kind == TURN_LEFT else -turned >= settings.turn
+
+
+def passive_verdict(geometry: str, real: float | None, waited: float, settings: DoorSettings) -> str:
+    """A pending welcome's fate without a challenge: the head's movement decides when it has
+    (a flat picture is refused, a solid head welcomed); otherwise, after ``wait_seconds``, the
+    detector's mean ``real`` probability over the visit's faces (None: it has seen none yet)."""
+    if geometry == FLAT:
+        return SPOOF
+    if geometry == THREE_D:
+        return LIVE
+    if waited < settings.wait_seconds or real is None:
+        return WAIT
+    return LIVE if real >= settings.spoof_threshold else SPOOF
+
+
+def challenged_verdict(
+    geometry: str, real: float | None, challenge: Challenge, yaw: float | None, blinks: int, now: float, settings: DoorSettings
+) -> str:
+    """A pending welcome's fate in challenge mode: a flat picture is refused at once; the
+    challenge done, the passive rules decide as if their wait were over; not done within
+    ``challenge_seconds``, nobody is welcomed."""
+    if geometry == FLAT:
+        return SPOOF
+    if challenge_done(challenge, yaw, blinks, settings):
+        verdict = passive_verdict(geometry, real, settings.wait_seconds, settings)
+        if verdict != WAIT:
+            return verdict
+    return TIMED_OUT if now - challenge.asked_at > settings.challenge_seconds else WAIT

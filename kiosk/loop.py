@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import cv2
 import numpy as np
 
 from kiosk import visits
@@ -13,12 +14,12 @@ from kiosk.application import Application
 from kiosk.camera_pump import CameraPump
 from kiosk.database_file import StoreError
 from kiosk.disk_space import recording_problem
-from kiosk.loop_observer import ALREADY, CANNOT_RECORD, NOT_RECOGNISED, WELCOME, LoopObserver, NoObserver
+from kiosk.loop_observer import ALREADY, CANNOT_RECORD, NOT_RECOGNISED, SPOOF, WELCOME, LoopObserver, NoObserver
 from kiosk.preview import PreviewFeed
 from kiosk.recognition import FrameResult
 from kiosk.screen_state import ScreenState
-from kiosk.status import Status
-from kiosk.visit_decision import VisitDecision
+from kiosk.status import SpoofEvent, Status
+from kiosk.visit_decision import ChallengeFailed, Spoofed, VisitDecision
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,20 @@ def mirrored_box(frame: np.ndarray, result: FrameResult) -> dict | None:
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in result.quality.face.box)
     return {"box": [round(1 - x2 / w, 4), round(y1 / h, 4), round(1 - x1 / w, 4), round(y2 / h, 4)], "good": result.quality.good}
+
+
+def face_jpeg(frame: np.ndarray, result: FrameResult, side: int = 96) -> bytes:
+    """A small JPEG of the frame's face (the whole frame, shrunk, when there is none)."""
+    face = result.quality.face
+    if face is not None:
+        h, w = frame.shape[:2]
+        x1, y1, x2, y2 = (int(round(float(v))) for v in face.box)
+        pad = (x2 - x1) // 4
+        crop = frame[max(0, y1 - pad) : min(h, y2 + pad), max(0, x1 - pad) : min(w, x2 + pad)]
+        frame = crop if crop.size else frame
+    scale = side / max(frame.shape[:2])
+    small = cv2.resize(frame, (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale))))
+    return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
 class KioskLoop:
@@ -78,12 +93,30 @@ class KioskLoop:
                 self.observer.decision(NOT_RECOGNISED)
                 log.info("unrecognised face (counted, not logged)")
                 self.screen.not_recognised(now)
+            elif isinstance(event, Spoofed):
+                self._spoof(frame, result, now)
+            elif isinstance(event, ChallengeFailed):
+                log.info("a challenge was not done in time (nothing recorded)")
+                self.screen.challenge_failed(now)
         guidance = result.quality.reason if result.face_found and not result.quality.good else None
-        self.screen.frame(guidance, mirrored_box(frame, result), self.decision.in_view, now)
+        challenge = self.decision.challenge
+        if challenge is not None:
+            left = self.decision.liveness.door.challenge_seconds - (now - challenge.asked_at)
+            self.screen.challenge(challenge.kind, left, mirrored_box(frame, result))
+        else:
+            self.screen.frame(guidance, mirrored_box(frame, result), self.decision.in_view, now)
         if self.preview is not None:
             face = result.quality.face
             self.preview.offer(frame, None if face is None else face.box, result.quality.good, now)
         return result
+
+    def _spoof(self, frame: np.ndarray, result: FrameResult, now: float) -> None:
+        """A photo or a screen was refused: count it, keep its face for the admin, tell the person."""
+        self.status.spoofs += 1
+        self.status.last_spoofs.appendleft(SpoofEvent(self.app.clock().isoformat(), face_jpeg(frame, result)))
+        log.warning("a photo or screen was refused at the door (nothing recorded)")
+        self.observer.decision(SPOOF)
+        self.screen.spoof(now)
 
     def _punch(self, event: visits.Recognised, now: float) -> None:
         person = event.person

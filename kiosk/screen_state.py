@@ -6,12 +6,20 @@ face the gate refused, or the idle prompt."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 
 from kiosk.application import VisitOutcome
 from kiosk.config import DisplaySettings
 from kiosk.quality import REASONS
 from kiosk.status import IDLE_TITLE, Screen, Status
+
+# The person's own left is on the screen's left: the kiosk's picture is a mirror.
+CHALLENGE_TITLES = {
+    "left": "\u2190 Turn your head to your left",
+    "right": "Turn your head to your right \u2192",
+    "blink": "Please blink",
+}
 
 
 def clock_text(at: dt.datetime, time_format: str) -> str:
@@ -41,6 +49,18 @@ class ScreenState:
     def cannot_record(self, now: float) -> None:
         """The person was recognised but their punch could not be recorded: never claim it was."""
         self._hold(Screen("cannot-record", "Cannot record right now", "please tell your manager"), now, None)
+
+    def spoof(self, now: float) -> None:
+        """A photo or a screen: a neutral word, never a name."""
+        self._hold(Screen("spoof", "Please look at the camera, not a photo", "no attendance was recorded"), now, None)
+
+    def challenge_failed(self, now: float) -> None:
+        self._hold(Screen("challenge-failed", "Not done in time", "step back, then come to the camera again"), now, None)
+
+    def challenge(self, kind: str, left: float, face: dict | None) -> None:
+        """Ask for a head turn or a blink; ``left`` seconds remain."""
+        title = CHALLENGE_TITLES[kind]
+        self.status.show(Screen("challenge", title, f"{max(0, math.ceil(left))} s left", public_title=title), face)
 
     def not_recognised(self, now: float) -> None:
         self._hold(Screen("unknown", "Not recognised", "please see your manager"), now, None)

@@ -37,6 +37,15 @@ class RecordingProblem:
     disk_full: bool = False
 
 
+@dataclass(frozen=True)
+class SpoofEvent:
+    """A photo or screen refused at the door: when (wall clock, ISO 8601) and the face
+    (a small JPEG, kept in memory only and shown to admins only)."""
+
+    at: str
+    jpeg: bytes = field(repr=False)
+
+
 @dataclass
 class CameraState:
     """The camera as the pump last found it."""
@@ -86,6 +95,8 @@ class Status:
     sequence: int = field(default=0, init=False)  # bumped with each change of screen or face
     frames: int = field(default=0, init=False)
     unknown_faces: int = field(default=0, init=False)
+    spoofs: int = field(default=0, init=False)  # photos and screens refused since start
+    last_spoofs: deque = field(default_factory=lambda: deque(maxlen=10), init=False)  # SpoofEvent, newest first
     last_recognitions: deque = field(default_factory=lambda: deque(maxlen=10), init=False)
     recording_problem: RecordingProblem | None = field(default=None, init=False)  # None: punches are being recorded
     disk_warning: str | None = field(default=None, init=False)  # free space under [kiosk] min_free_mb
@@ -122,6 +133,7 @@ class Status:
             "threshold": self.threshold,
             "threshold_fair": self.threshold_fair,
             "unknown_faces": self.unknown_faces,
+            "spoofs": self.spoofs,
             "frames": self.frames,
             "sequence": self.sequence,
             "recording": "ok" if self.recording_problem is None else self.recording_problem.reason,

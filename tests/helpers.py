@@ -85,16 +85,21 @@ def make_loop(
     clock=None,
     monotonic=None,
     retry_max_seconds=10.0,
+    liveness="off",
+    observer=None,
 ):
-    """The recognition loop built as ``kiosk run`` builds it, on a store and an encoder of the test's."""
+    """The recognition loop built as ``kiosk run`` builds it, on a store and an encoder of the test's.
+    Liveness is off unless asked for: most door tests play flat photos as walk-ups."""
     import time
 
     from kiosk.composition import build_loop
-    from kiosk.config import AttendanceSettings, Config, DisplaySettings, RecognitionSettings
+    from kiosk.config import AttendanceSettings, Config, DisplaySettings, LivenessSettings, RecognitionSettings
     from kiosk.status import Status
 
     recognition, rules = recognition or RecognitionSettings(), rules or AttendanceSettings()
-    config = Config(recognition=recognition, attendance=rules, display=display or DisplaySettings())
+    if isinstance(liveness, str):
+        liveness = LivenessSettings(mode=liveness)
+    config = Config(recognition=recognition, attendance=rules, display=display or DisplaySettings(), liveness=liveness)
     app = application(store, encoder, recognition, rules, kiosk_id, clock)
     return build_loop(
         config,
@@ -103,6 +108,7 @@ def make_loop(
         open_camera,
         monotonic=monotonic or time.monotonic,
         retry_max_seconds=retry_max_seconds,
+        observer=observer,
     )
 
 
