@@ -234,6 +234,11 @@ def test_a_schema_3_database_gains_entry_uuids_and_no_outbox(tmp_path):
     store.close()
     db = sqlite3.connect(path)
     db.executescript("DROP INDEX attendance_uuid; ALTER TABLE attendance DROP COLUMN uuid; PRAGMA user_version = 3;")
+    # Nor had schema 3 the payroll columns of schema 7 (which adds them with ALTER TABLE, once).
+    db.executescript(
+        "DROP INDEX employees_number; ALTER TABLE employees DROP COLUMN employee_number; "
+        "ALTER TABLE employees DROP COLUMN first_name; ALTER TABLE employees DROP COLUMN last_name;"
+    )
     db.execute(
         "INSERT INTO attendance (employee_id, at, day, direction, kiosk_id) VALUES (?, '2026-01-02T08:00:00+00:00', '2026-01-02', 'in', 'k')",
         (a,),
