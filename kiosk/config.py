@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kiosk.addresses import Network, networks
 from kiosk.config_errors import describe
+from kiosk.integration_settings import ApiSettings, MqttSettings, WebhookSettings
 from kiosk.setting_types import (
     AddressList,
     DatabaseUrl,
@@ -29,6 +30,7 @@ from kiosk.setting_types import (
     NonBlank,
     OneLine,
     PathSetting,
+    Settings,
     Time,
     TimeOrEmpty,
 )
@@ -60,14 +62,6 @@ def local_zone() -> dt.tzinfo:
         return ZoneInfo(name) if name else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):
         return dt.UTC
-
-
-class Settings(BaseModel):
-    """A table of the config file. Values are checked strictly, as TOML gives
-    them (1.0 is not a whole number, "yes" is not true, NaN is not a number),
-    unknown keys are errors and nothing changes after loading."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class KioskSettings(Settings):
@@ -325,6 +319,9 @@ class Config(Settings):
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     payroll: PayrollSettings = Field(default_factory=PayrollSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
 
 
 def config_from_dict(data: dict, source: str = "<config>") -> Config:

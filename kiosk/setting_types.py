@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from kiosk.addresses import networks
@@ -85,3 +85,11 @@ def shown(value) -> str:
     """A value as the error repeats it: 300 digits or a pasted page would hide the message."""
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
+class Settings(BaseModel):
+    """A table of the config file. Values are checked strictly, as TOML gives
+    them (1.0 is not a whole number, "yes" is not true, NaN is not a number),
+    unknown keys are errors and nothing changes after loading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
