@@ -226,3 +226,20 @@ def test_kiosk_staff_import_and_export(tmp_path, capsys):
     out = tmp_path / "out.csv"
     assert cli.main(["staff", "export", str(out), "-c", str(config)]) == 0
     assert out.read_text(encoding="utf-8-sig").splitlines()[1:] == ["Ada Lovelace,E-001,08:30,,", "Bo Tan,E-002,,,"]
+
+
+def test_a_fleet_member_refuses_staff_files_and_changes_nothing(tmp_path):
+    """The fleet database has no columns for payroll details yet, and a person added to one member alone
+    would take an id the fleet gives someone else: refused (no database is reached to say so)."""
+    from kiosk.fleet.central import Central
+    from kiosk.fleet.replica import MemberStore
+
+    central = Central("postgresql://kiosk@127.0.0.1:1/nowhere", connect_timeout=1)
+    try:
+        member = MemberStore(Store(tmp_path / "member.db"), central)
+        app = application(member)
+        with pytest.raises(ValueError, match="in a fleet, employee numbers and staff files are not supported yet"):
+            app.staff.import_file(GOOD)
+        assert app.staff.people() == []
+    finally:
+        central.close()
