@@ -113,7 +113,7 @@ class KioskLoop:
     def _spoof(self, frame: np.ndarray, result: FrameResult, now: float) -> None:
         """A photo or a screen was refused: count it, keep its face for the admin, tell the person."""
         self.status.spoofs += 1
-        self.status.last_spoofs.appendleft(SpoofEvent(self.app.clock().isoformat(), face_jpeg(frame, result)))
+        self.status.last_spoofs.appendleft(SpoofEvent(self.status.spoofs, self.app.clock().isoformat(), face_jpeg(frame, result)))
         log.warning("a photo or screen was refused at the door (nothing recorded)")
         self.observer.decision(SPOOF)
         self.screen.spoof(now)

@@ -39,9 +39,10 @@ class RecordingProblem:
 
 @dataclass(frozen=True)
 class SpoofEvent:
-    """A photo or screen refused at the door: when (wall clock, ISO 8601) and the face
-    (a small JPEG, kept in memory only and shown to admins only)."""
+    """A photo or screen refused at the door: its ``number`` since start, when (wall
+    clock, ISO 8601) and the face (a small JPEG, kept in memory only, shown to admins only)."""
 
+    number: int
     at: str
     jpeg: bytes = field(repr=False)
 

@@ -153,6 +153,82 @@ def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
         srv.shutdown()
 
 
+@pytest.mark.slow
+@pytest.mark.lfw
+@pytest.mark.parametrize("mode", ["passive", "challenge"])
+def test_a_photo_held_up_is_refused_on_the_screen_and_shown_to_the_admin(lfw, tmp_path, browser, encoder, mode):
+    """A colleague's photo held still before the camera: passive mode refuses it with a
+    neutral message (and the admin sees its face on the status page); challenge mode asks
+    for a head turn or a blink, which a photo cannot do, and says so when the time is up."""
+    from selenium.webdriver.common.by import By
+
+    from kiosk.config import LivenessSettings
+
+    store = Store(tmp_path / "kiosk.db")
+    ref = make_reference(encoder, cv2.imread(str(lfw_image("Colin_Powell", 1))))
+    store.add_employee(
+        "Colin Powell",
+        image=ref.image,
+        face=ref.face,
+        crop=ref.crop,
+        embedding=ref.embedding,
+        model_version=encoder.embedder.contract.version,
+    )
+    passwords.set_password(tmp_path, PASSWORD)
+    feed = Feed(EMPTY.copy())
+    status = Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok (test camera)"))
+    liveness = LivenessSettings(mode=mode, challenge_seconds=3.0)
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(welcome_seconds=3.0), liveness=liveness)
+    loop = make_loop(
+        store, encoder, open_camera=lambda: feed, display=config.display, kiosk_id="door", status=status, liveness=liveness
+    )
+    worker = threading.Thread(target=loop.run, daemon=True)
+    worker.start()
+    srv = serve(create_app(config, services(tmp_path / "kiosk.db", status, encoder)))
+    base = f"http://127.0.0.1:{srv.server_port}"
+    try:
+        browser.get(base + "/")
+        wait_for_text(browser, "Look at the camera")
+        feed.frame = on_canvas(cv2.imread(str(lfw_image("Colin_Powell", 2))), 190)
+        if mode == "challenge":
+            wait_for_text(browser, " left")  # "N s left": the challenge is on the screen
+            title = browser.find_element(By.ID, "title").text
+            assert title in ("\u2190 Turn your head to your left", "Turn your head to your right \u2192", "Please blink")
+            assert "Colin" not in browser.page_source
+            shot(browser, "kiosk-challenge")
+            wait_for_text(browser, "Not done in time")
+            assert "step back" in browser.find_element(By.ID, "detail").text
+            shot(browser, "kiosk-challenge-timed-out")
+        else:
+            wait_for_text(browser, "Please look at the camera, not a photo")
+            assert "Colin" not in browser.page_source
+            shot(browser, "kiosk-spoof")
+        assert store.punch_log() == []
+
+        browser.get(base + "/admin/login")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait_for_text(browser, "Staff (1)")
+        browser.get(base + "/admin/status")
+        if mode == "passive":
+            wait_for_text(browser, "1 since the kiosk started (passive check)")
+            picture = browser.find_element(By.CSS_SELECTOR, ".spoofs img")
+            assert browser.execute_script("return arguments[0].naturalWidth", picture) > 0  # the face, for the admin
+            shot(browser, "status-spoofs")
+            # Nobody but a logged-in admin gets the picture.
+            try:
+                with urllib.request.urlopen(picture.get_attribute("src"), timeout=5) as answer:
+                    assert answer.headers.get_content_type() != "image/jpeg"  # the login page instead
+            except urllib.error.HTTPError as refused:
+                assert refused.code in (401, 403)
+        else:
+            wait_for_text(browser, "0 since the kiosk started (challenge check)")
+    finally:
+        feed.stopped = True
+        loop.stop()
+        srv.shutdown()
+
+
 @pytest.mark.lfw
 def test_manager_logs_in_enrolls_sees_and_removes_a_person(lfw, tmp_path, browser, encoder):
     from selenium.webdriver.common.by import By

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template
 
 from kiosk.web.auth import login_required
 from kiosk.web.services import services
@@ -29,4 +29,16 @@ def status():
         rules=config.recognition,
         fleet=found.sync() if found.sync else None,
         site=config.fleet.site,
+        spoofs=[(event.number, event.at) for event in list(found.status.last_spoofs)],
+        liveness=config.liveness.mode,
     )
+
+
+@bp.get("/spoofs/<int:number>.jpg")
+@login_required
+def spoof_photo(number: int):
+    """The face of a refused photo or screen: admins only, never cached, kept in memory only."""
+    event = next((e for e in list(services().status.last_spoofs) if e.number == number), None)
+    if event is None:
+        abort(404, description=f"No picture of refused attempt {number} (only the last few are kept, until a restart).")
+    return Response(event.jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
