@@ -156,9 +156,9 @@ echo "uname -m inside: $arch"
 [ "$arch" = aarch64 ] || { echo "pi-emulated: FAILED: the root runs as $arch, not aarch64"; exit 1; }
 inside bash /srv/face-kiosk/deploy/install.sh
 inside /opt/face-kiosk/venv/bin/python -c '
-import platform, numpy, cv2, psycopg, psycopg_pool, prometheus_client, importlib.metadata as m
+import platform, numpy, cv2, psycopg, psycopg_pool, prometheus_client, paho.mqtt.client, importlib.metadata as m
 print("python", platform.python_version(), platform.machine())
-for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "psycopg-binary", "psycopg-pool", "waitress", "prometheus-client"):
+for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "psycopg-binary", "psycopg-pool", "waitress", "prometheus-client", "paho-mqtt"):
     print(p, m.version(p))
 print("psycopg", psycopg.pq.__impl__, "libpq", psycopg.pq.version())'
 

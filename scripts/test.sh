@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh dev
-# Tools some tests use: shellcheck, systemd-analyze, a real browser, a CJK font and a PostgreSQL server. Installed where
-# apt can (as root); the tests that need them skip with a reason elsewhere.
+# Tools some tests use: shellcheck, systemd-analyze, a real browser, a CJK font, a PostgreSQL server and an MQTT
+# broker. Installed where apt can (as root); the tests that need them skip with a reason elsewhere.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   command -v shellcheck >/dev/null || missing="$missing shellcheck"
@@ -15,6 +15,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || missing="$missing fonts-wqy-zenhei"
   # The fleet tests start their own server in a temporary folder (tests/postgres_server.py).
   compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing="$missing postgresql"
+  # The MQTT tests start their own broker on a free port (tests/test_mqtt_bridge.py).
+  [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || missing="$missing mosquitto"
   if [ -n "$missing" ]; then
     echo "installing test tools:$missing"
     # shellcheck disable=SC2086

@@ -24,6 +24,7 @@ def test_the_kiosk_installs_and_decides_the_same_on_emulated_arm64():
     assert result.returncode == 0, output[-6000:]
     assert "psycopg-binary 3." in output and "libpq" in output  # a fleet member's driver has its aarch64 wheel
     assert "prometheus-client 0." in output  # /metrics: pure Python, installed like waitress
+    assert "paho-mqtt 2." in output  # Home Assistant over MQTT: pure Python too
     assert "uname -m inside: aarch64" in output
     assert '"decision": "accepted"' in output  # the identify JSON from inside
     assert "served through waitress: /healthz 200 Server: face-kiosk" in output  # on both machines
