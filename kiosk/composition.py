@@ -157,6 +157,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
     from kiosk.data_folder import lock_data_dir
     from kiosk.database_file import StoreError
     from kiosk.health import Heartbeat, judge
+    from kiosk.mqtt_bridge import start_bridge
     from kiosk.status import Screen, Status
     from kiosk.systemd import Notifier
     from kiosk.web import Services, passwords
@@ -191,6 +192,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
             "%d people were enrolled for another model and need a new photo (see 'kiosk list' or the admin page)", len(need_photo)
         )
     status = Status(model_version=app.model_version)
+    mqtt = start_bridge(config.mqtt, status, app)  # its own thread, paho's too; nothing without [mqtt] host
     camera_enabled = config.camera.source != "none"
     sync = replicator.state.snapshot if replicator else None
     metrics = None
@@ -271,6 +273,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
                 break
     finally:
         heartbeat.stop()
+        mqtt.stop()  # says offline
         daily.stop()
         running.server.shutdown()
         running.worker.join(timeout=5)
@@ -339,11 +342,13 @@ def check_config(config: Config, source: str) -> str:
         raise ConfigError(f"camera.replay_path: {config.camera.replay_path} not found")
     from kiosk.data_folder import folder_problem
     from kiosk.database_file import missing_database
+    from kiosk.mqtt_bridge import check_settings
 
     if problem := folder_problem(Path(config.kiosk.data_dir)):  # as run's lock of the folder would find it
         raise ConfigError(f"kiosk.data_dir: {problem}")
     if problem := missing_database(db_path(config)):  # run would refuse to start empty
         raise ConfigError(f"kiosk.data_dir: {problem}")
+    check_settings(config.mqtt)  # the broker's password and CA files, read as run reads them
     fleet = ""
     if config.fleet.enabled:
         from kiosk.fleet.central import CentralError, redacted
