@@ -243,6 +243,9 @@ def test_per_person_presence_names_people_and_turning_it_off_removes_them(kiosk,
     listener.wait(lambda: listener.last(f"face-kiosk/person/{ana}") == b"ON", what="Ana present")
     assert listener.last(f"face-kiosk/person/{ben}") == b"OFF"
     assert b"Ana Lima" not in (listener.last("face-kiosk/state") or b"")  # the shared state never names anyone
+    app.remove(ben)
+    listener.wait(lambda: listener.last(f"homeassistant/{names[1]}/config") == b"", what="Ben's sensor removed")
+    assert listener.last(f"face-kiosk/person/{ben}") == b""
 
     first.stop()
     bridge(MqttSettings(host="127.0.0.1", port=port), status, app)  # per_person turned off
