@@ -157,10 +157,12 @@ def serve(config: Config, admin_server: bool = False) -> int:
     from kiosk.data_folder import lock_data_dir
     from kiosk.database_file import StoreError
     from kiosk.health import Heartbeat, judge
+    from kiosk.loop_observer import Observers
     from kiosk.mqtt_bridge import start_bridge
     from kiosk.status import Screen, Status
     from kiosk.systemd import Notifier
     from kiosk.web import Services, passwords
+    from kiosk.webhooks import start_webhooks
 
     data_dir = Path(config.kiosk.data_dir)
     lock = lock_data_dir(data_dir)  # held until the process ends
@@ -200,7 +202,8 @@ def serve(config: Config, admin_server: bool = False) -> int:
         from kiosk.metrics import KioskMetrics
 
         metrics = KioskMetrics(status, data_dir, sync)
-    loop = build_loop(config, app, status, lambda: open_camera(config.camera), observer=metrics)
+    webhooks = start_webhooks(config, store, status)  # its own thread; does nothing without [webhooks] urls
+    loop = build_loop(config, app, status, lambda: open_camera(config.camera), observer=Observers(metrics, webhooks))
     services = Services(
         status,
         app,
@@ -277,6 +280,7 @@ def serve(config: Config, admin_server: bool = False) -> int:
         daily.stop()
         running.server.shutdown()
         running.worker.join(timeout=5)
+        webhooks.stop()
         if replicator:
             replicator.stop()
             central_db.close()
@@ -343,11 +347,13 @@ def check_config(config: Config, source: str) -> str:
     from kiosk.data_folder import folder_problem
     from kiosk.database_file import missing_database
     from kiosk.mqtt_bridge import check_settings
+    from kiosk.webhooks import check_secret
 
     if problem := folder_problem(Path(config.kiosk.data_dir)):  # as run's lock of the folder would find it
         raise ConfigError(f"kiosk.data_dir: {problem}")
     if problem := missing_database(db_path(config)):  # run would refuse to start empty
         raise ConfigError(f"kiosk.data_dir: {problem}")
+    check_secret(config.webhooks)  # the signing key, as run reads it
     check_settings(config.mqtt)  # the broker's password and CA files, read as run reads them
     fleet = ""
     if config.fleet.enabled:

@@ -32,3 +32,18 @@ class NoObserver:
 
     def decision(self, kind: str) -> None:
         pass
+
+
+class Observers:
+    """Several observers told the same things in turn (the metrics and the webhooks, say); ``None`` ones are left out."""
+
+    def __init__(self, *observers: LoopObserver | None):
+        self.observers = tuple(o for o in observers if o is not None)
+
+    def frame(self, seconds_by_stage: Mapping[str, float]) -> None:
+        for observer in self.observers:
+            observer.frame(seconds_by_stage)
+
+    def decision(self, kind: str) -> None:
+        for observer in self.observers:
+            observer.decision(kind)
