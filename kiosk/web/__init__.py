@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from kiosk.config import Config
@@ -48,6 +48,11 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
     app.teardown_appcontext(lambda exc=None: services.app.store.release())
     for blueprint in (screen.bp, api.bp, auth.bp, staff.bp, timesheets.bp, status_page.bp):
         app.register_blueprint(blueprint)
+    if config.api.enabled:
+        from kiosk.web import rest_api, tokens_page
+
+        rest_api.register(app, csrf)  # bearer tokens only, so exempt from the pages' CSRF tokens
+        app.register_blueprint(tokens_page.bp)
     if config.metrics.enabled:
         # Prometheus sends no session and no form token (and /metrics is GET only anyway).
         csrf.exempt(metrics_page.bp)
@@ -60,6 +65,7 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
             "admin_logged_in": auth.logged_in,
             "staff_managed_here": services.staff_managed_here,
             "fleet_member": services.sync is not None,
+            "api_enabled": config.api.enabled,
         }
 
     @app.errorhandler(CSRFError)
@@ -86,6 +92,9 @@ def create_app(config: Config, services: Services, test_config: dict | None = No
 
     @app.errorhandler(404)
     def not_found(error):
+        if config.api.enabled and request.path.startswith("/api/v1/"):
+            # A program asking for a path the API does not have gets JSON, as from the API's routes.
+            return jsonify(error="not_found", message="No such path; the paths are in /api/v1/openapi.json."), 404
         return render_template("error.html", title="Not found", message=getattr(error, "description", "Not found.")), 404
 
     from kiosk.fleet.central import CentralError, NotAllowed
