@@ -227,12 +227,18 @@ class MqttBridge:
 
     # -- the bridge's thread --------------------------------------------------------------------------------
     def _run(self) -> None:
+        failing = False
         try:
             while not self._stopping.is_set():
                 try:
                     self.tick()
+                    if failing:
+                        log.info("MQTT: publishing the kiosk's state again")
+                    failing = False
                 except Exception:  # a failed read must not end the bridge: the next tick tries again
-                    log.exception("MQTT: could not publish the kiosk's state")
+                    if not failing:  # once, not every second
+                        log.exception("MQTT: could not publish the kiosk's state")
+                    failing = True
                 with self.status.changed:  # woken by a new screen (a punch shows a welcome), else once a tick
                     self.status.changed.wait(self.tick_seconds)
         finally:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -42,11 +43,12 @@ CONFIGS = ("sensor/face-kiosk/camera", "sensor/face-kiosk/people_in", "sensor/fa
 class Broker:
     """A mosquitto of our own on ``port``, without persistence (a restart forgets every retained message)."""
 
-    def __init__(self, folder: Path, port: int, password_file: Path | None = None):
+    def __init__(self, folder: Path, port: int, password_file: Path | None = None, extra: tuple[str, ...] = ()):
         self.port = port
         self.conf = folder / "mosquitto.conf"
         lines = [f"listener {port} 127.0.0.1", "persistence false", "user root"]  # root: it may read tmp_path
         lines += [f"password_file {password_file}", "allow_anonymous false"] if password_file else ["allow_anonymous true"]
+        lines += extra  # more listeners
         self.conf.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
 
@@ -73,8 +75,8 @@ class Broker:
 def broker(tmp_path):
     made: list[Broker] = []
 
-    def make(password_file: Path | None = None, port: int | None = None) -> Broker:
-        made.append(Broker(tmp_path, port or free_port(), password_file).start())
+    def make(password_file: Path | None = None, port: int | None = None, extra: tuple[str, ...] = ()) -> Broker:
+        made.append(Broker(tmp_path, port or free_port(), password_file, extra).start())
         return made[-1]
 
     yield make
@@ -288,6 +290,55 @@ def test_a_broker_with_a_password(kiosk, broker, running, tmp_path, caplog):
     (tmp_path / "empty").write_text("")
     with pytest.raises(ConfigError, match=r"mqtt.password_file: .*empty is empty"):
         check_settings(settings.model_copy(update={"password_file": tmp_path / "empty"}))
+
+
+def certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA of our own and a certificate it signed for 127.0.0.1: (the CA's, the server's, its key)."""
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test CA")
+    openssl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+        "-extfile", "san.ext", "-out", "server.pem",
+    )  # fmt: skip
+    return folder / "ca.pem", folder / "server.pem", folder / "server.key"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test certificates")
+def test_tls_with_the_brokers_ca_and_refused_without_it(kiosk, broker, running, tmp_path):
+    app, status, people, punch = kiosk
+    bridge, listen = running
+    ca, cert, key = certificates(tmp_path)
+    tls_port = free_port()
+    plain = broker(extra=(f"listener {tls_port} 127.0.0.1", f"cafile {ca}", f"certfile {cert}", f"keyfile {key}")).port
+    listener = listen(plain)
+    secure = MqttSettings(host="127.0.0.1", port=tls_port, tls=True, ca_file=ca)
+    check_settings(secure)
+    bridge(secure, status, app)
+    listener.wait(lambda: listener.last("face-kiosk/status") == b"online", what="online over TLS")
+    assert configs_seen(listener) is not None
+
+    # The system's certificates do not know our CA: the handshake fails, and the bridge keeps trying quietly.
+    untrusted = bridge(secure.model_copy(update={"ca_file": None, "topic": "other-door"}), status, app)
+    time.sleep(2.0)
+    assert not untrusted.connected.is_set() and listener.last("other-door/status") is None
+    with pytest.raises(ConfigError, match=r"mqtt.ca_file: .*nowhere.pem not found"):
+        check_settings(secure.model_copy(update={"ca_file": tmp_path / "nowhere.pem"}))
+
+
+def test_check_config_names_an_unreadable_password_file(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f"[mqtt]\nhost = '127.0.0.1'\nusername = 'kiosk'\npassword_file = '{tmp_path / 'missing'}'\n")
+    env = dict(os.environ, KIOSK_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk", "-c", str(config), "check-config"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode != 0 and f"mqtt.password_file: cannot read {tmp_path / 'missing'}" in result.stderr
 
 
 def test_the_last_will_says_offline_and_stop_says_it_too(kiosk, broker, running):
