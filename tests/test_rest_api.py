@@ -323,11 +323,16 @@ def test_bad_input_gets_a_400_naming_the_field_and_the_fix(kiosk, method, path, 
     assert answer["field"] == field and needle in answer["message"]
 
 
-def test_a_correction_for_nobody_is_a_404(kiosk):
+def test_nobody_missing_paths_and_wrong_methods_get_json_errors(kiosk):
     client, _, token, _ = kiosk
     response = client.post("/api/v1/punches", headers=bearer(token), json=_punch(424242, "08:00", "in"))
     assert response.status_code == 404 and "/api/v1/people" in response.get_json()["message"]
     assert client.get("/api/v1/nothing-here", headers=bearer(token)).get_json()["error"] == "not_found"
+    assert client.put("/api/v1/people", headers=bearer(token)).get_json()["error"] == "method_not_allowed"
+    huge = {"name": "X", "photo": (io.BytesIO(b"0" * (11 * 2**20)), "a.jpg")}
+    too_big = client.post("/api/v1/people", headers=bearer(token), data=huge, content_type="multipart/form-data")
+    assert too_big.status_code == 413 and "at most 10 MB" in too_big.get_json()["message"]
+    assert client.put("/admin/").mimetype == "text/html"  # the pages keep theirs
 
 
 def test_status_never_names_anyone(tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from kiosk.application import LooksLikeSomeone, UnknownEntry
@@ -43,7 +43,10 @@ def api_error(error: ApiError):
 
 def http_error(error: HTTPException):
     # abort() and a body over the size limit: JSON here too, never the admin pages' HTML.
-    return error_response(ApiError(error.code or 500, error.name.lower().replace(" ", "_"), error.description or error.name))
+    message = error.description or error.name
+    if error.code == 413:
+        message = f"Send at most {current_app.config['MAX_CONTENT_LENGTH'] // 2**20} MB: a photo of a face needs far less."
+    return error_response(ApiError(error.code or 500, error.name.lower().replace(" ", "_"), message))
 
 
 # By code too: Flask prefers the app's handler of a code (the pages' HTML) to a blueprint's of HTTPException.
@@ -188,3 +191,8 @@ def register(app, csrf) -> None:
     app.extensions["api_rate_limiter"] = RateLimiter(app.config["KIOSK_CONFIG"].api.requests_per_minute)
     csrf.exempt(bp)
     app.register_blueprint(bp)
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        # Raised while routing, before the blueprint is known: the API's paths answer JSON all the same.
+        return http_error(error) if request.path.startswith(bp.url_prefix + "/") else error
