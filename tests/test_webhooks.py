@@ -21,7 +21,7 @@ from kiosk.loop_observer import SPOOF, NoObserver, Observers
 from kiosk.status import Status
 from kiosk.store import Store
 from kiosk.webhook_queue import WebhookQueue
-from kiosk.webhook_rules import backoff_seconds, encode, event_body, sign, signed_material, verify
+from kiosk.webhook_rules import backoff_seconds, encode, event_body, request_headers, sign, signed_material, verify
 from kiosk.webhooks import Timing, WebhookSender, check_secret, read_secret, start_webhooks
 from tests.helpers import application
 
@@ -331,3 +331,18 @@ def test_a_missing_or_empty_key_file_is_named_with_the_fix(tmp_path, make, probl
     message = str(caught.value)
     assert message.startswith(f"webhooks.secret_file: {key} {problem}")
     assert f"openssl rand -hex 32 > {key}" in message and "the receivers" in message
+
+
+def test_the_readmes_verification_snippet_accepts_a_real_delivery_and_refuses_a_changed_one():
+    from tests.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Webhooks") :]
+    snippet = section[section.index("```python\n") + len("```python\n") :]
+    scope: dict = {}
+    exec(snippet[: snippet.index("```")], scope)
+    body = encode({"id": "e1", "event": "spoof"})
+    headers = request_headers(SECRET, "spoof", "e1", int(time.time()), body)
+    assert scope["verify"](SECRET, headers, body)
+    assert not scope["verify"](SECRET, headers, body.replace(b"spoof", b"punch"))
+    assert not scope["verify"](b"another key", headers, body)
