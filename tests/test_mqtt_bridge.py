@@ -391,3 +391,27 @@ def test_the_bridge_starts_without_a_broker_and_stops_at_once(kiosk, running):
     started = time.monotonic()
     nobody.stop()
     assert time.monotonic() - started < 3.0
+
+
+def test_kiosk_run_publishes_and_says_offline_when_stopped(tmp_path, broker):
+    port = broker().port
+    listener = Listener(port)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f"[kiosk]\ndata_dir = '{tmp_path / 'data'}'\n[camera]\nsource = 'none'\n[web]\nport = {free_port()}\n"
+        f"[mqtt]\nhost = '127.0.0.1'\nport = {port}\n"
+    )
+    env = dict(os.environ, NOTIFY_SOCKET="")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "-c", str(config), "run"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        state = listener.wait(lambda: (s := listener.state()) and s["camera"] == "disabled" and s, seconds=60, what="run")
+        assert state["people_in"] == 0 and listener.last("face-kiosk/status") == b"online"
+        assert configs_seen(listener)["sensor/face-kiosk/camera"]["device"]["name"] == "Face kiosk kiosk-1"
+        proc.terminate()  # SIGTERM, as systemd stops it
+        _, err = proc.communicate(timeout=30)
+        listener.wait(lambda: listener.last("face-kiosk/status") == b"offline", what="offline at shutdown: " + err[-2000:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        listener.close()
+    assert "MQTT: connected to 127.0.0.1" in err and "could not publish" not in err
