@@ -86,6 +86,10 @@ def add_person(store, name):
     return store.add_employee(name, image=None, face=None, crop=crop, embedding=embedding, model_version="v")
 
 
+def queued(store, kind):
+    return store.db.execute("SELECT COUNT(*) FROM webhook_events WHERE kind = ?", (kind,)).fetchone()[0]
+
+
 class Clock:
     """The application's wall clock: a minute on at every reading, so each visit is a punch."""
 
@@ -123,9 +127,10 @@ def test_every_event_reaches_every_receiver_once_in_order_across_outages_and_a_r
     second = app.record_visit(bob, 0.2).entry
     void = app.correct(first.id, "void", author="Manager Person", note="wrong person")
     Observers(NoObserver(), sender).decision(SPOOF)  # as the loop tells its observers, the metrics among them
-    status.camera.down_since = time.monotonic()  # the camera lost...
-    time.sleep(0.4)  # ...for longer than camera_down_seconds
-    status.camera.down_since = None  # and back
+    status.camera.down_since = time.monotonic()  # the camera lost for longer than camera_down_seconds...
+    wait_until(lambda: queued(store, "camera_down") == 1)
+    status.camera.down_since = None  # ...and back
+    wait_until(lambda: queued(store, "camera_up") == 1)
     time.sleep(0.2)
     assert len(up.accepted) == 1 and len(flaky.accepted) == 1  # nothing got through, retries went on
 
