@@ -213,17 +213,9 @@ def serve(config: Config, admin_server: bool = False) -> int:
         metrics=metrics,
     )
     running = _start(config, services, loop, replicator)
-    scheme = "https" if config.web.tls_cert else "http"
+    url = f"{'https' if config.web.tls_cert else 'http'}://{config.web.host}:{config.web.port}"
     log.info(
-        "kiosk page on %s://%s:%d/ and admin page on %s://%s:%d/admin/ (model %s, %d people)",
-        scheme,
-        config.web.host,
-        config.web.port,
-        scheme,
-        config.web.host,
-        config.web.port,
-        app.model_version,
-        len(loop.gallery),
+        "kiosk page on %s/ and admin page on %s/admin/ (model %s, %d people)", url, url, app.model_version, len(loop.gallery)
     )
     if not passwords.is_set(data_dir):
         log.warning("no admin password yet: run 'kiosk admin set-password' to use the admin page")
@@ -279,7 +271,8 @@ def serve(config: Config, admin_server: bool = False) -> int:
         mqtt.stop()  # says offline
         daily.stop()
         running.server.shutdown()
-        running.worker.join(timeout=5)
+        if running.worker.ident is not None:  # never started with the camera disabled
+            running.worker.join(timeout=5)
         webhooks.stop()
         if replicator:
             replicator.stop()
@@ -374,8 +367,11 @@ def check_config(config: Config, source: str) -> str:
                 f"set kiosk.id = {bound!r}, or have the database owner change its row in kiosk_doors"
             )
     people, pictures = _gallery_size(config, contract.version)
-    door = rec.thresholds(pictures, fused=config.recognition.decide_by == "fused")
-    photo = rec.thresholds(pictures)
+    from kiosk.matching import effective_comparisons
+
+    comparisons = effective_comparisons(people, pictures, contract.extra_picture_weight)
+    door = rec.thresholds(comparisons, fused=config.recognition.decide_by == "fused")
+    photo = rec.thresholds(comparisons)
     extra = f" ({pictures} pictures)" if pictures != people else ""
     return (
         f"{source}: OK (model {contract.version}, {contract.alignment}; with {people} {'person' if people == 1 else 'people'}{extra} "
@@ -393,6 +389,6 @@ def _gallery_size(config: Config, model_version: str) -> tuple[int, int]:
     store = Store(db_path(config), create=False)
     try:
         gallery = store.gallery(model_version)
-        return len(gallery), gallery.comparisons
+        return len(gallery), gallery.pictures
     finally:
         store.close()

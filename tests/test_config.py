@@ -92,7 +92,10 @@ def test_missing_file(tmp_path):
         ("[recognition]\nframes_needed = 31\n", "recognition.frames_needed: must be at most 30, got 31"),
         ('[liveness]\nmode = "on"\n', "liveness.mode: must be one of off, passive, challenge, got 'on'"),
         ('[metrics]\nscrape_from = ["prometheus"]\n', "metrics.scrape_from: 'prometheus' is not an address or network"),
-        ('[webhooks]\nurls = ["ftp://files.example/x"]\n', "webhooks.urls: 'ftp://files.example/x' is not an http:// or https:// URL"),
+        (
+            '[webhooks]\nurls = ["ftp://files.example/x"]\n',
+            "webhooks.urls: 'ftp://files.example/x' is not an http:// or https:// URL",
+        ),
         ('[webhooks]\nurls = ["https://chat.example/hook"]\n', "webhooks.secret_file: required with webhooks.urls"),
         ("[mqtt]\ntopic = 'front door'\n", "mqtt.topic: 'front door' is not in the expected form"),
         ("[camera]\nfps = 0\n", "camera.fps: must be greater than 0, got 0"),

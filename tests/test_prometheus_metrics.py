@@ -279,6 +279,7 @@ def test_kiosk_run_serves_its_metrics_to_this_machine(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert text is not None, err[-3000:]
+    assert proc.returncode == 0, err[-3000:]  # SIGTERM stops a kiosk without a camera cleanly, as systemd expects
     found = samples(text)
     assert found[("kiosk_frames_processed_total", ())] == 0 and found[("kiosk_camera_up", ())] == 0  # camera off
     assert found[("kiosk_gallery_people", ())] == 0 and found[("kiosk_recording", ())] == 1
