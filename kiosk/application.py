@@ -101,13 +101,13 @@ class Application:
         gallery = self.store.gallery(self.model_version)
         return gallery.means() if self.recognizer and self.recognizer.settings.match_templates == "mean" else gallery
 
-    def thresholds(self, comparisons: int | None = None) -> Thresholds:
-        """The thresholds for one photo compared with this many pictures (default: today's gallery): identify, look-alikes."""
-        return self.recognizer.thresholds(self.gallery().comparisons if comparisons is None else comparisons)
+    def thresholds(self, gallery: Gallery | None = None) -> Thresholds:
+        """The thresholds for one photo compared with ``gallery`` (default: today's): identify, look-alikes."""
+        return self.recognizer.thresholds(self.recognizer.comparisons(self.gallery() if gallery is None else gallery))
 
-    def door_thresholds(self, comparisons: int | None = None) -> Thresholds:
+    def door_thresholds(self, gallery: Gallery | None = None) -> Thresholds:
         """The thresholds the door decides a visit with (its faces fused, unless it votes on single frames)."""
-        size = self.gallery().comparisons if comparisons is None else comparisons
+        size = self.recognizer.comparisons(self.gallery() if gallery is None else gallery)
         return self.recognizer.thresholds(size, fused=self.recognizer.settings.decide_by == "fused")
 
     def identify(self, image_bgr: np.ndarray, gallery: Gallery | None = None) -> FrameResult:
@@ -135,7 +135,7 @@ class Application:
         """People this face would be recognised as, with the threshold of the
         gallery as it will be after the change (the whole fleet's, in a fleet)."""
         gallery = self.store.latest_gallery(self.model_version)
-        threshold = self.recognizer.thresholds(gallery.comparisons + (replacing is None)).good
+        threshold = self.recognizer.thresholds(self.recognizer.comparisons(gallery) + (replacing is None)).good
         return lookalikes(gallery, ref.embedding, threshold, exclude=replacing)
 
     def lookalike_pairs(self) -> list[LookalikePair]:
@@ -145,7 +145,7 @@ class Application:
             return []
         references = gallery.references()
         distance = 1.0 - references @ references.T
-        threshold = self.thresholds(gallery.comparisons).good
+        threshold = self.thresholds(gallery).good
         first, second = np.nonzero(np.triu(distance <= threshold, k=1))
         pairs = [
             LookalikePair(int(gallery.ids[a]), int(gallery.ids[b]), float(distance[a, b]))
@@ -191,7 +191,7 @@ class Application:
         reference: the new one must match it, and must not look like anyone else."""
         name = self.store.get_employee(employee_id).name
         gallery = self.store.gallery(self.model_version)
-        threshold = self.thresholds(gallery.comparisons).good
+        threshold = self.thresholds(gallery).good
         if employee_id not in gallery.ids or not templates.anchored(
             ref.embedding, _reference_of(gallery, employee_id), threshold
         ):
@@ -208,7 +208,7 @@ class Application:
         if not settings.learn_from_visits or settings.max_templates == 0 or entry is None or best is None or evidence is None:
             return None
         gallery = self.store.gallery(self.model_version)
-        threshold = self.door_thresholds(gallery.comparisons).good  # the evidence is fused, as the door judged it
+        threshold = self.door_thresholds(gallery).good  # the evidence is fused, as the door judged it
         if not (
             evidence.good
             and best.good

@@ -58,6 +58,10 @@ class ModelContract(BaseModel):
     # The same for the mean of several photos of one face against a single photo of another (what the door judges);
     # averaging pulls a face towards its own centre, where strangers are nearer than the single-pair table says.
     fused_far_thresholds: dict[Rate, Threshold] = Field(default_factory=dict)
+    # What each picture of a person beyond the first adds to a stranger's chances of matching them, as a
+    # fraction of what the first gives: the pictures of one face are alike, so a stranger near one is often
+    # near the others. 1 (each picture a stranger's full chance again) unless measured (trainer calibrate-fused).
+    extra_picture_weight: float = Field(1.0, gt=0, le=1)
     quantization: str = "float32"
     metrics: dict[str, Any] = Field(default_factory=dict)
 
@@ -102,6 +106,7 @@ def sidecar_dict(
     flip_average=False,
     far_thresholds=None,
     fused_far_thresholds=None,
+    extra_picture_weight=1.0,
 ) -> dict:
     """The sidecar's JSON object; the one place that spells its keys."""
     return {
@@ -118,6 +123,7 @@ def sidecar_dict(
         "threshold": threshold,
         "far_thresholds": _table(far_thresholds),
         **({"fused_far_thresholds": _table(fused_far_thresholds)} if fused_far_thresholds else {}),
+        **({"extra_picture_weight": extra_picture_weight} if extra_picture_weight != 1.0 else {}),
         "quantization": quantization,
         "metrics": metrics,
     }
@@ -145,6 +151,7 @@ def sidecar_of(contract: ModelContract, **changes) -> dict:
         flip_average=contract.flip_average,
         far_thresholds=contract.far_thresholds,
         fused_far_thresholds=contract.fused_far_thresholds,
+        extra_picture_weight=contract.extra_picture_weight,
     )
     return sidecar_dict(**{**fields, **changes})
 

@@ -74,7 +74,14 @@ def best_matches(gallery: np.ndarray, queries: np.ndarray) -> list[Match | None]
     return [Match(int(i[0]), float(p[0]), float(p[1])) for i, p in zip(two, pair, strict=True)]
 
 
-def gallery_threshold(far_thresholds: dict[float, float], gallery_size: int, stranger_rate: float) -> float:
+def effective_comparisons(people: int, pictures: int, extra_picture_weight: float) -> float:
+    """How many independent comparisons a stranger's face gets against ``people`` people with
+    ``pictures`` pictures between them: the first picture of each person counts fully, each
+    further one ``extra_picture_weight`` (the sidecar's measure of how alike one face's pictures are)."""
+    return people + extra_picture_weight * max(pictures - people, 0)
+
+
+def gallery_threshold(far_thresholds: dict[float, float], gallery_size: float, stranger_rate: float) -> float:
     """The distance threshold at which a stranger, compared with everyone in a
     gallery of ``gallery_size`` people, is accepted as someone with a chance of
     about ``stranger_rate``: each comparison may then false-accept at

@@ -15,7 +15,7 @@ from kiosk.config import QualitySettings, RecognitionSettings
 from kiosk.contract import ModelContract
 from kiosk.detection import Detector
 from kiosk.embedding import Embedder
-from kiosk.matching import Match, gallery_threshold, nearest_of
+from kiosk.matching import Match, effective_comparisons, gallery_threshold, nearest_of
 from kiosk.quality import GOOD, QualityResult, check_quality
 from kiosk.store_rows import Gallery
 from kiosk.visits import Opinion
@@ -140,9 +140,14 @@ class Recognizer:
 
     def __init__(self, encoder: FaceEncoder, settings: RecognitionSettings, threshold_override: float | None = None):
         self.encoder, self.settings, self.override = encoder, settings, threshold_override
-        self._thresholds: dict[tuple[int, bool], Thresholds] = {}
+        self._thresholds: dict[tuple[float, bool], Thresholds] = {}
 
-    def thresholds(self, gallery_size: int, fused: bool = False) -> Thresholds:
+    def comparisons(self, gallery: Gallery) -> float:
+        """What the stranger rate is shared over: each person once, and each further picture of
+        them at the sidecar's ``extra_picture_weight`` (pictures of one face are alike)."""
+        return effective_comparisons(len(gallery), gallery.pictures, self.encoder.embedder.contract.extra_picture_weight)
+
+    def thresholds(self, gallery_size: float, fused: bool = False) -> Thresholds:
         """For one photo or frame, or (``fused``) for a visit's faces averaged."""
         key = (gallery_size, fused)
         if key not in self._thresholds:
@@ -166,7 +171,7 @@ class Recognizer:
         if match is not None:
             result.employee_id = int(gallery.ids[match.index])
             result.name = gallery.names[match.index]
-            result.threshold = self.thresholds(gallery.comparisons).for_tier(quality.tier)
+            result.threshold = self.thresholds(self.comparisons(gallery)).for_tier(quality.tier)
             result.accepted = self.accepts(match, result.threshold)
         return result
 
@@ -180,5 +185,5 @@ class Recognizer:
         match = nearest_of(gallery.distances(embedding)) if len(gallery) else None
         if match is None:
             return Opinion(None, None, False)
-        threshold = self.thresholds(gallery.comparisons, fused=fused).for_tier(tier)
+        threshold = self.thresholds(self.comparisons(gallery), fused=fused).for_tier(tier)
         return Opinion(int(gallery.ids[match.index]), match.distance, self.accepts(match, threshold), match.margin)

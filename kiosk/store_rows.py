@@ -72,8 +72,9 @@ class Gallery:
         return len(self.ids)
 
     @property
-    def comparisons(self) -> int:
-        """How many pictures a stranger's face is compared with: what the stranger rate is shared over."""
+    def pictures(self) -> int:
+        """How many pictures a stranger's face is compared with (see :meth:`Recognizer.comparisons
+        <kiosk.recognition.Recognizer.comparisons>` for what they are worth)."""
         return len(self.embeddings) if len(self.ids) else 0
 
     def distances(self, query: np.ndarray) -> np.ndarray:

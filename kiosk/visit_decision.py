@@ -67,7 +67,7 @@ class VisitDecision:
 
     def _publish(self) -> None:
         self.status.gallery_size = len(self.gallery)
-        thresholds = self.app.door_thresholds(self.gallery.comparisons)
+        thresholds = self.app.door_thresholds(self.gallery)
         self.status.threshold, self.status.threshold_fair = thresholds.good, thresholds.fair
 
     def _refresh(self) -> None:

@@ -35,3 +35,27 @@ def test_the_table_gives_the_distance_under_which_each_rate_of_impostors_falls()
     assert set(table) == {1e-2, 1e-3, 1e-4}  # 1e-5 would rest on a single pair: not enough to tell
     assert table[1e-3] == pytest.approx(1e-3, abs=1e-5) and table[1e-2] == pytest.approx(1e-2, abs=1e-5)
     assert np.mean(impostors <= table[1e-3]) == pytest.approx(1e-3, rel=0.01)
+
+
+def random_people(rng, people: int, pictures: int, spread: float) -> dict[str, list[Seen]]:
+    """People with ``pictures`` photos each, scattered ``spread`` about a centre of their own
+    (0: copies of one photo), and 4,000 one-photo strangers, in 16 dimensions."""
+    photos = {}
+    for n in range(people):
+        centre = rng.normal(size=16)
+        photos[f"p{n}"] = [seen(centre + spread * rng.normal(size=16)) for _ in range(pictures)]
+    for n in range(4000):
+        photos[f"s{n}"] = [seen(rng.normal(size=16))]
+    return photos
+
+
+def test_the_extra_picture_weight_is_small_for_alike_pictures_and_near_one_for_unrelated_ones():
+    from trainer.calibrate_fused import extra_picture_weight
+
+    rng = np.random.default_rng(0)
+    alike = extra_picture_weight(random_people(rng, 200, 6, spread=0.0), rate=1e-2)
+    unrelated = extra_picture_weight(random_people(rng, 200, 6, spread=100.0), rate=1e-2)
+    assert alike == pytest.approx(0.01)  # copies add nothing (held at its floor)
+    assert 0.8 <= unrelated <= 1.0  # pictures as different as strangers: each a full chance again
+    with pytest.raises(ValueError, match="too few people"):
+        extra_picture_weight(random_people(rng, 2, 6, spread=0.1), rate=1e-4)

@@ -44,3 +44,12 @@ def test_batched_matching_agrees_with_single(rng):
         single = best_match(gallery, q)
         assert m.index == single.index
         assert (m.distance, m.second_distance) == pytest.approx((single.distance, single.second_distance), abs=1e-5)
+
+
+def test_each_further_picture_of_a_person_counts_at_its_weight():
+    from kiosk.matching import effective_comparisons
+
+    assert effective_comparisons(10, 10, 0.5) == 10  # one picture each: one comparison each
+    assert effective_comparisons(10, 20, 0.5) == 15
+    assert effective_comparisons(10, 20, 1.0) == 20  # unmeasured: every picture a full comparison
+    assert effective_comparisons(0, 0, 0.5) == 0

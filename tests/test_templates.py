@@ -90,6 +90,9 @@ class Recogniser:
     def __init__(self, **settings):
         self.encoder, self.settings = Encoder(), RecognitionSettings(**settings)
 
+    def comparisons(self, gallery):
+        return gallery.pictures
+
     def thresholds(self, gallery_size, fused=False):
         return Thresholds(THRESHOLD, THRESHOLD / 2)
 

@@ -139,7 +139,8 @@ def cmd_calibrate_fused(args) -> int:
     table = ", ".join(f"{far:g}: {t:.4f}" for far, t in sorted(summary["fused_far_thresholds"].items()))
     print(
         f"{summary['sidecar']}: fused_far_thresholds {table} (mean of {summary['photos_fused']} photos, "
-        f"{summary['people']} people, {summary['impostor_pairs']} impostor pairs)"
+        f"{summary['people']} people, {summary['impostor_pairs']} impostor pairs); "
+        f"extra_picture_weight {summary['extra_picture_weight']:g}"
     )
     return 0
 
