@@ -239,8 +239,13 @@ class MqttBridge:
                     if not failing:  # once, not every second
                         log.exception("MQTT: could not publish the kiosk's state")
                     failing = True
-                with self.status.changed:  # woken by a new screen (a punch shows a welcome), else once a tick
-                    self.status.changed.wait(self.tick_seconds)
+                # Woken by a new screen (a punch shows a welcome), else once a tick; not by the face box,
+                # which changes with nearly every frame someone stands there.
+                shown = self.status.screen
+                with self.status.changed:
+                    self.status.changed.wait_for(
+                        lambda shown=shown: self._stopping.is_set() or self.status.screen != shown, self.tick_seconds
+                    )
         finally:
             self.app.store.release()  # this thread's database connection
 
