@@ -44,8 +44,9 @@ class Imported:
 
 class StaffRecords:
     """People's payroll details in a store (a kiosk's own, or a fleet member's, whose changes go
-    to the fleet database first: it has ``apply_staff``). ``timesheet(first, last)`` gives the
-    day records the payroll exports are made of, in ``zone``."""
+    to the fleet database first, in one transaction, and are pulled back: it has ``apply_staff``;
+    its reads and exports are its local replica's). ``timesheet(first, last)`` gives the day
+    records the payroll exports are made of, in ``zone``."""
 
     def __init__(self, store, timesheet: Callable[[dt.date, dt.date], list[DayRecord]], zone: dt.tzinfo):
         self.store, self.timesheet, self.zone = store, timesheet, zone
@@ -71,6 +72,7 @@ class StaffRecords:
 
     def set_details(self, employee_id: int, employee_number: str | None, first_name: str | None, last_name: str | None) -> None:
         """A person's payroll details; ValueError saying what to change (a number must be one person's)."""
+        self._latest()
         person = self.person(employee_id)
         details = {
             "employee_number": clean_number(employee_number),
@@ -87,6 +89,7 @@ class StaffRecords:
     def import_file(self, text: str, source: str = "staff file") -> Imported:
         """Add or update everyone in a staff file, all or nothing: every row is checked against the
         staff first, and :class:`kiosk.staff_file.StaffFileError` lists every problem found."""
+        self._latest()
         changes = staff_file.plan(staff_file.parse(text, source), self.people(), source)
         added = self._apply([c for c in changes if c.changed])
         result = Imported(
@@ -98,6 +101,11 @@ class StaffRecords:
     def export_file(self) -> str:
         """Everyone active as a staff file (importing it again changes nothing)."""
         return csv_text(staff_file.COLUMNS, staff_file.export_rows(self.people()))
+
+    def _latest(self) -> None:
+        """A fleet member checks changes against the whole fleet's staff as they are now: pulled first."""
+        if hasattr(self.store, "apply_staff"):
+            self.store.pull_gallery()
 
     def _apply(self, changes: list[Change]) -> list[int]:
         """Write the changes in one transaction; returns the new people's ids."""

@@ -6,6 +6,7 @@ two doors plus the admin server as real processes."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import os
 import random
@@ -16,6 +17,7 @@ import textwrap
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -44,10 +46,12 @@ if server_binaries() is None:
         allow_module_level=True,
     )
 
+from kiosk.config import AttendanceSettings  # noqa: E402
 from kiosk.database_file import StoreError  # noqa: E402
-from kiosk.fleet.central import Central, NotAllowed  # noqa: E402
+from kiosk.fleet.central import Central, CentralError, NotAllowed  # noqa: E402
 from kiosk.fleet.replica import MemberStore  # noqa: E402
 from kiosk.fleet.sync import Replicator  # noqa: E402
+from kiosk.staff_file import StaffFileError  # noqa: E402
 from kiosk.store import Store  # noqa: E402
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
@@ -64,10 +68,15 @@ def server():
 @pytest.fixture
 def fleet(server):
     """A new fleet database with its tables, a door role per kiosk and an admin role; returns URLs by role."""
+    return new_fleet(server)
+
+
+def new_fleet(server, migrate=True):
     name = f"fleet{next(_databases)}"
     server.sql(f"CREATE DATABASE {name}")
     url = server.url().rsplit("/", 1)[0] + f"/{name}"
-    Central(url).migrate()
+    if migrate:
+        Central(url).migrate()
     for role, group in (("door_a", "kiosk_member"), ("door_b", "kiosk_member"), ("boss", "kiosk_admin")):
         server.sql(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
@@ -149,6 +158,163 @@ def test_a_door_may_read_and_punch_but_not_manage_staff(members, fleet):
         conn.execute("DELETE FROM attendance")
     with psycopg.connect(fleet["boss"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("UPDATE attendance SET direction = 'out'")  # no one rewrites punches
+
+
+# ---- payroll details and staff files, managed on the admin server ----------------------------------------
+
+UTC_RULES = AttendanceSettings(timezone="UTC")
+
+
+def test_payroll_details_set_on_the_admin_server_reach_a_door_and_its_bamboohr_export(members):
+    admin, door = members("boss"), members("door_a")
+    ann, bo = enrol(admin, "Ann Smith"), enrol(admin, "Bo Tan", seed=1)
+    office = application(admin, rules=UTC_RULES)
+    office.staff.set_details(ann, "E-001", "Annie", None)
+    assert office.staff.person(ann).employee_number == "E-001"  # the admin's own replica has them at once
+    with pytest.raises(ValueError, match="E-001 is already Ann Smith's"):
+        office.staff.set_details(bo, "E-001", None, None)
+    sync(door)
+    at_door = application(door, rules=UTC_RULES)
+    assert (at_door.staff.person(ann).first, at_door.staff.person(ann).last) == ("Annie", "Smith")
+    assert at_door.staff.person(bo).employee_number is None  # the refused change changed nothing anywhere
+    punch(door, ann, T0, kiosk_id="door_a")
+    punch(door, ann, T0 + dt.timedelta(hours=8, minutes=30), kiosk_id="door_a")
+    bamboo = at_door.staff.payroll("bamboohr", T0.date(), T0.date(), 40)
+    assert bamboo.rows == [["E-001", "2026-11-23", "REG", "8.50"]]
+    sync(door), sync(admin)
+    assert application(admin, rules=UTC_RULES).staff.payroll("bamboohr", T0.date(), T0.date(), 40).rows == bamboo.rows
+    office.staff.set_details(ann, None, None, None)  # cleared on the admin server: cleared at the door
+    sync(door)
+    assert at_door.staff.person(ann).employee_number is None and at_door.staff.person(ann).first == "Ann"
+
+
+def test_a_staff_file_imported_on_the_admin_server_reaches_every_door_all_or_nothing(members, fleet, tmp_path):
+    admin, door_a, door_b = members("boss"), members("door_a"), members("door_b")
+    ann = enrol(admin, "Ann Smith")
+    office = application(admin)
+    result = office.staff.import_file(
+        "name,employee_number,expected_start,last_name\nAnn Smith,E-001,08:30,Smythe\nBo Tan,E-002,,\nCy Dee,,,\n"
+    )
+    assert (len(result.added), result.updated) == (2, 1)
+    everyone = [(p.id, p.name, p.employee_number, p.expected_start, p.last, p.has_photo) for p in office.staff.people()]
+    for door in (door_a, door_b):
+        sync(door)
+        people = application(door).staff.people()
+        assert [(p.id, p.name, p.employee_number, p.expected_start, p.last, p.has_photo) for p in people] == everyone
+        assert list(door.gallery("v1").ids) == [ann]  # people without a photo are not recognised yet
+    assert set(result.added) == {p[0] for p in everyone} - {ann}  # the fleet's ids, the same at every door
+    revision = door_a.replica.gallery_revision()
+
+    with pytest.raises(StaffFileError, match="line 3, column expected_start"):  # a bad line: nothing is sent
+        office.staff.import_file("name,expected_start\nBo Tan,09:00\nCy Dee,9am\n")
+    # Another admin server gives Ann a new number while this one's replica is behind: the fleet database
+    # refuses the file that gives that number to someone else, and writes none of its rows.
+    other = MemberStore(Store(tmp_path / "office2" / "kiosk.db"), Central(fleet["boss"], connect_timeout=2))
+    try:
+        application(other).staff.set_details(ann, "E-009", None, None)
+    finally:
+        other.close(), other.central.close()
+    admin.pull_gallery = lambda model_version=None: 0  # this replica stays behind
+    with pytest.raises(ValueError, match="E-009 is already Ann Smith's"):
+        office.staff.import_file("name,employee_number,expected_start\nBo Tan,E-002,09:00\nDee Fox,E-009,\n")
+    sync(door_a)
+    assert door_a.replica.gallery_revision() == revision + 1  # Ann's new number, nothing of the file
+    people = {p.name: p for p in application(door_a).staff.people()}
+    assert people["Bo Tan"].expected_start is None and "Dee Fox" not in people
+    assert people["Ann Smith"].employee_number == "E-009"
+
+
+def test_a_door_refuses_payroll_details_and_staff_files(members, fleet, tmp_path):
+    from kiosk.config import Config, KioskSettings
+    from kiosk.web import create_app
+
+    admin = members("boss")
+    ann = enrol(admin, "Ann Smith")
+    central = Central(fleet["door_a"], connect_timeout=2)
+    services = door_services(tmp_path, central, None, backlog=0, staff_managed_here=False)
+    door = services.app.store
+    sync(door)
+    client = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path)), services, {"TESTING": True}).test_client()
+    try:
+        assert login(client).status_code == 302
+        page = client.get(f"/admin/employees/{ann}").get_data(as_text=True)
+        assert "payroll details and removals are managed on the fleet" in page and f"/employees/{ann}/payroll" not in page
+        token = token_of(page)
+        saved = client.post(f"/admin/employees/{ann}/payroll", data={"csrf_token": token, "employee_number": "E-1"})
+        staff_file = client.post(
+            "/admin/staff/import",
+            data={"csrf_token": token, "file": (io.BytesIO(b"name\nMallory\n"), "team.csv")},
+            content_type="multipart/form-data",
+        )
+        for refused in (saved, staff_file):
+            assert refused.status_code == 403 and "fleet&#39;s admin server" in refused.get_data(as_text=True)
+        with pytest.raises(NotAllowed):  # and the fleet database refuses a door's role whatever asks
+            services.app.staff.import_file("name\nMallory\n")
+        sync(door)
+        assert [(p.name, p.employee_number) for p in services.app.staff.people()] == [("Ann Smith", None)]
+    finally:
+        door.close()
+        central.close()
+
+
+def test_a_member_that_pulled_before_payroll_details_reads_them_once(members):
+    """An earlier version pulled gallery changes without their details (and moved past them): upgraded, it reads everyone's."""
+    admin, door = members("boss"), members("door_a")
+    ann, bo = enrol(admin, "Ann Smith"), enrol(admin, "Bo Tan", seed=1)
+    application(admin).staff.set_details(ann, "E-001", None, "Smythe")
+    application(admin).staff.set_details(bo, "E-002", None, None)
+    changes = door.central.gallery_changes(0, "v1")
+    door.replica.apply_gallery([replace(c, employee_number=None, first_name=None, last_name=None) for c in changes])
+    with door.db:
+        door.db.execute("DELETE FROM meta WHERE key = 'fleet_payroll_details'")  # as the earlier version left it
+    assert door.replica.gallery_revision() == changes[-1].revision
+    sync(door)
+    people = application(door).staff.people()
+    assert [(p.name, p.employee_number, p.last) for p in people] == [("Ann Smith", "E-001", "Smythe"), ("Bo Tan", "E-002", "Tan")]
+
+
+def test_a_number_given_up_and_given_again_reaches_a_door_that_was_behind(members):
+    """Changes come down as each person is now: the one who took a number may arrive before the one who gave it up."""
+    admin, door = members("boss"), members("door_a")
+    ann, bo = enrol(admin, "Ann Smith"), enrol(admin, "Bo Tan", seed=1)
+    office = application(admin).staff
+    office.set_details(ann, "E-001", None, None)
+    sync(door)
+    office.set_details(ann, None, None, None)
+    office.set_details(bo, "E-001", None, None)
+    office.set_details(ann, "E-002", None, None)  # Ann's change is now after Bo's
+    sync(door)
+    assert [(p.name, p.employee_number) for p in application(door).staff.people()] == [
+        ("Ann Smith", "E-002"),
+        ("Bo Tan", "E-001"),
+    ]
+
+
+def test_a_fleet_database_at_schema_2_is_migrated_and_members_then_pull_payroll_details(server, tmp_path, monkeypatch):
+    from kiosk.fleet import central as central_module
+
+    urls = new_fleet(server, migrate=False)
+    with monkeypatch.context() as patch:  # the database as the previous release left it
+        patch.setattr(central_module, "MIGRATIONS", {v: p for v, p in central_module.MIGRATIONS.items() if v <= 2})
+        assert Central(urls["owner"]).migrate() == [1, 2]
+    opened = []
+    try:
+        for role in ("boss", "door_a"):
+            central = Central(urls[role], connect_timeout=2)
+            opened.append(MemberStore(Store(tmp_path / role / "kiosk.db"), central))
+        admin, door = opened
+        with pytest.raises(CentralError, match="kiosk fleet migrate"):  # this release needs schema 3
+            enrol(admin, "Ann Smith")
+        assert Central(urls["owner"]).migrate() == [3]
+        sync(admin), sync(door)
+        ann = admin.employees()[0].id
+        assert application(door).staff.person(ann).employee_number is None
+        application(admin).staff.set_details(ann, "E-001", None, None)
+        sync(door)
+        assert application(door).staff.person(ann).employee_number == "E-001"
+    finally:
+        for store in opened:
+            store.close(), store.central.close()
 
 
 def test_the_cooldown_holds_across_synced_doors(members):
@@ -689,7 +855,7 @@ def test_fleet_migrate_creates_the_schema_once_and_check_config_says_what_run_wi
     first = kiosk_cli(tmp_path, "fleet", "migrate", config=fleet)
     again = kiosk_cli(tmp_path, "fleet", "migrate", "--database-url", url)
     assert first.returncode == again.returncode == 0, first.stderr
-    assert "schema 2 (applied 1, 2)" in first.stdout and "schema 2 (already)" in again.stdout
+    assert "schema 3 (applied 1, 2, 3)" in first.stdout and "schema 3 (already)" in again.stdout
     ok = kiosk_cli(tmp_path, "check-config", config=fleet)
     assert ok.returncode == 0 and "fleet database host=127.0.0.1" in ok.stdout and "reachable" in ok.stdout
     away = kiosk_cli(tmp_path, "check-config", config="[fleet]\ndatabase_url = 'postgresql://x:hunter2@127.0.0.1:1/k'\n")
@@ -738,9 +904,8 @@ def door_services(tmp_path, central, encoder, backlog, **kw):
         "gallery_revision": 3,
     }
     door = application(MemberStore(Store(tmp_path / "kiosk.db"), central), encoder)
-    return Services(
-        Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok")), door, sync=lambda: state, **kw
-    )
+    model_version = encoder.embedder.contract.version if encoder is not None else "v1"
+    return Services(Status(model_version=model_version, camera=CameraState("ok")), door, sync=lambda: state, **kw)
 
 
 @pytest.mark.lfw

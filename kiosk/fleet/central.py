@@ -27,7 +27,7 @@ GALLERY_CHANNEL, PUNCH_CHANNEL = "kiosk_gallery", "kiosk_punches"
 # Advisory locks that serialise the writers of each numbered stream, so a
 # reader that has seen number N can never later find a smaller one (the
 # database's attendance trigger, migrations/0002, takes the punch lock itself).
-_GALLERY_LOCK, _PUNCH_LOCK = 7150001, 7150002
+GALLERY_LOCK, _PUNCH_LOCK = 7150001, 7150002
 
 # Versioned schema steps (kiosk/fleet/migrations/NNNN_*.sql), applied in order by ``kiosk fleet migrate``;
 # never edit a released step.
@@ -82,9 +82,10 @@ def _translate(exc: Exception) -> CentralError:
             "the fleet database refused this member (its role may not do this): staff are managed on the "
             "fleet's admin server ('kiosk admin serve')"
         )
-    if isinstance(exc, errors.UndefinedTable):
+    if isinstance(exc, (errors.UndefinedTable, errors.UndefinedColumn)):
         return CentralError(
-            "the fleet database has no kiosk tables yet: run 'kiosk fleet migrate --config FILE' with the database owner's URL"
+            "the fleet database has no kiosk tables yet, or older ones than this kiosk's: run "
+            "'kiosk fleet migrate --config FILE' with the database owner's URL"
         )
     text = str(exc).strip()
     refusal = next((line.split("FATAL:", 1)[1].strip() for line in text.splitlines() if "FATAL:" in line), "")
@@ -218,15 +219,15 @@ class Central:
         def read(conn):
             rows = conn.execute(
                 "SELECT e.id, e.name, e.created, e.active, e.expected_start, e.image_png, e.face_json, e.revision, "
-                "m.model_version, m.crop_png, m.embedding FROM employees e LEFT JOIN LATERAL ("
-                "  SELECT model_version, crop_png, embedding FROM embeddings WHERE employee_id = e.id "
+                "m.model_version, m.crop_png, m.embedding, e.employee_number, e.first_name, e.last_name FROM employees e "
+                "LEFT JOIN LATERAL (SELECT model_version, crop_png, embedding FROM embeddings WHERE employee_id = e.id "
                 "  ORDER BY model_version = %s DESC, model_version LIMIT 1) m ON true "
                 "WHERE e.revision > %s ORDER BY e.revision LIMIT %s",
                 (model_version, after, limit),
             ).fetchall()
             return [
                 PersonChange(
-                    r[0], r[1], r[2].isoformat(), r[3], r[4], _bytes(r[5]), r[6], r[7], r[8], _bytes(r[9]), _bytes(r[10])
+                    r[0], r[1], r[2].isoformat(), r[3], r[4], _bytes(r[5]), r[6], r[7], r[8], _bytes(r[9]), _bytes(r[10]), *r[11:]
                 )
                 for r in rows
             ]
@@ -234,7 +235,7 @@ class Central:
         return self._run(read)
 
     def _change_person(self, conn, employee_id: int, sets: str, args: tuple, action: str) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GALLERY_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (GALLERY_LOCK,))
         cur = conn.execute(
             f"UPDATE employees SET {sets}, revision = nextval('gallery_revision') WHERE id = %s AND active", (*args, employee_id)
         )
@@ -247,7 +248,7 @@ class Central:
         self, name: str, *, image_png: bytes | None, face_json: str | None, crop_png: bytes, embedding: bytes, model_version: str
     ) -> int:
         def write(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GALLERY_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (GALLERY_LOCK,))
             employee_id = conn.execute(
                 "INSERT INTO employees (name, image_png, face_json, revision) VALUES (%s, %s, %s, nextval('gallery_revision')) "
                 "RETURNING id",

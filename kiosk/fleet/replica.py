@@ -12,6 +12,9 @@ it and PostgreSQL whenever the database can be reached.
   the same transaction; it leaves the queue only after the fleet database
   has it. A crash between the two sends it again, which the database
   ignores (the entry's UUID), so nothing is lost and nothing doubles.
+- Payroll details (employee number, first and last name) come down with
+  each person's gallery change; a member whose earlier version pulled
+  changes without them reads everyone's once before its next pull.
 - Entries of every door come down in the database's order and are inserted
   by UUID (ignored when already here), with the position kept in ``meta``
   in the same transaction.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kiosk.database_file import StoreError
+from kiosk.fleet import central_staff
 from kiosk.fleet.central import Central, CentralError
 from kiosk.fleet.rows import PersonChange, Punch
 from kiosk.names import clean_name, clean_time
@@ -88,21 +92,53 @@ class Replica:
     def pull_gallery(self, central: Central, model_version: str | None = None) -> int:
         """Apply every gallery change since the last one applied; returns how many."""
         model_version = model_version or self._meta("fleet_model_version", "")
+        if self._meta("fleet_payroll_details") is None:
+            self._catch_up_details(central)
         applied = 0
         while changes := central.gallery_changes(self.gallery_revision(), model_version):
             self.apply_gallery(changes)
             applied += len(changes)
         return applied
 
+    def _catch_up_details(self, central: Central) -> None:
+        """Everyone's payroll details, once: an earlier version of this member pulled gallery changes
+        without them (and moved past them), so they are read whole; the next pulls bring the rest."""
+        details = central_staff.payroll_details(central) if self.gallery_revision() else []
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for employee_id, number, first_name, last_name in details:
+                row = self.db.execute("SELECT active FROM employees WHERE id = ?", (employee_id,)).fetchone()
+                if row is not None and row[0] == 1:
+                    self._free_number(employee_id, number)
+                self.db.execute(
+                    "UPDATE employees SET employee_number = ?, first_name = ?, last_name = ? WHERE id = ?",
+                    (number, first_name, last_name, employee_id),
+                )
+            self._set_meta("fleet_payroll_details", 1)
+            self.store.bump_generation()
+
+    def _free_number(self, employee_id: int, number: str | None) -> None:
+        """Take ``number`` from any other active person here before ``employee_id`` is given it: a change
+        pulled before theirs (they gave it up on the fleet database after it was given here); their own
+        change, which tells their number now, comes in this pull."""
+        if number:
+            self.db.execute(
+                "UPDATE employees SET employee_number = NULL WHERE employee_number = ? AND active = 1 AND id <> ?",
+                (number, employee_id),
+            )
+
     def apply_gallery(self, changes: list[PersonChange]) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for c in changes:
+                if c.active:
+                    self._free_number(c.id, c.employee_number)
                 self.db.execute(
-                    "INSERT INTO employees (id, name, created, active, expected_start) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, active = excluded.active, "
-                    "expected_start = excluded.expected_start",
-                    (c.id, c.name, c.created, int(c.active), c.expected_start),
+                    "INSERT INTO employees (id, name, created, active, expected_start, employee_number, first_name, last_name) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+                    "active = excluded.active, expected_start = excluded.expected_start, "
+                    "employee_number = excluded.employee_number, first_name = excluded.first_name, last_name = excluded.last_name",
+                    (c.id, c.name, c.created, int(c.active), c.expected_start, c.employee_number, c.first_name, c.last_name),
                 )
                 if c.active and c.embedding is not None:
                     self.db.execute(
@@ -321,12 +357,14 @@ class MemberStore:
         self.pull_gallery()
 
     def apply_staff(self, changes) -> list[int]:
-        """Payroll details and staff files: the fleet database has no columns for them yet, and a
-        person added here alone would take an id the fleet gives someone else; refused, changing nothing."""
-        raise ValueError(
-            "in a fleet, employee numbers and staff files are not supported yet (the fleet database cannot hold them); "
-            "nothing was changed"
-        )
+        """Payroll details and staff files (:class:`kiosk.staff_file.Change`), written on the fleet database in one
+        transaction, all or nothing, then pulled back; returns the new people's ids (the fleet's)."""
+        try:
+            added = central_staff.apply_staff(self.central, changes)
+        except KeyError as exc:
+            raise UnknownEmployee(exc.args[0]) from None
+        self.pull_gallery()
+        return added
 
     @staticmethod
     def _central_change(change, employee_id, *args, **kwargs) -> None:

@@ -22,6 +22,10 @@ class PersonChange:
     model_version: str | None  # the embedding that comes with them (theirs for our model when there is one)
     crop_png: bytes | None
     embedding: bytes | None
+    # Payroll details (fleet schema 3): the employee number, and the name as payroll spells it (None: split from name).
+    employee_number: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,12 @@ def services() -> Services:
 def application() -> Application:
     """The current app's operations (inside a request)."""
     return current_app.config["SERVICES"].app
+
+
+def staff_here() -> None:
+    """At a fleet's door, staff (payroll details and staff files too) are managed on the fleet's admin
+    server: refused before anything is asked of the fleet database, with the page every refusal shows."""
+    if not services().staff_managed_here:
+        from kiosk.fleet.central import NotAllowed
+
+        raise NotAllowed("this kiosk is one door of a fleet: staff are managed on the fleet's admin server")

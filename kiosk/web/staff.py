@@ -19,7 +19,7 @@ from kiosk.names import MAX_LENGTH, InvalidName, clean_name
 from kiosk.store import UnknownEmployee
 from kiosk.web import staff_file_page
 from kiosk.web.auth import login_required
-from kiosk.web.services import application, services
+from kiosk.web.services import application, services, staff_here
 
 bp = Blueprint("staff", __name__, url_prefix="/admin")
 PENDING_SECONDS = 600
@@ -318,6 +318,7 @@ def hours(employee_id):
 @bp.post("/employees/<int:employee_id>/payroll")
 @login_required
 def payroll(employee_id):
+    staff_here()
     _employee_or_404(employee_id)
     form = PayrollForm()
     if not form.validate_on_submit():

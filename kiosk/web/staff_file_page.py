@@ -12,7 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 
 from kiosk.staff_file import StaffFileError
 from kiosk.web.auth import login_required
-from kiosk.web.services import application
+from kiosk.web.services import application, staff_here
 
 
 class StaffFileForm(FlaskForm):
@@ -28,6 +28,7 @@ def add_routes(bp: Blueprint, staff_page: Callable) -> None:
     @bp.post("/staff/import")
     @login_required
     def import_staff():
+        staff_here()
         form = StaffFileForm()
         if not form.validate_on_submit():
             return staff_page(error="Choose a CSV file of the staff to import."), 400
