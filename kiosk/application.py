@@ -215,13 +215,15 @@ class Application:
             and templates.confident(event.distance, event.margin, threshold, settings.learn_within, settings.learn_margin)
         ):
             return None
-        fused = evidence.mean()
-        reference = _reference_of(gallery, person)
-        if not templates.anchored(fused, reference, threshold):
-            return None
+        # The best face's own embedding, not the visit's average: the door compares a visit's averaged faces
+        # with single pictures, as the sidecar's fused table and extra_picture_weight were measured; averaged
+        # templates sat nearer other people's averaged faces and named strangers (benchmarks/door_week.py).
         image, face = reference_image(best.frame, best.face)
-        crop, _ = self.encoder.embed_face(image, face)
-        return self._add_template(person, DOOR, image, face, crop, fused, entry.id, reference)
+        crop, embedding = self.encoder.embed_face(image, face)
+        reference = _reference_of(gallery, person)
+        if not templates.anchored(embedding, reference, threshold):
+            return None
+        return self._add_template(person, DOOR, image, face, crop, embedding, entry.id, reference)
 
     def _add_template(self, person, source, image, face, crop, embedding, entry_id, reference: np.ndarray) -> int:
         """Add a template, then keep the person's most varied ``max_templates`` (``reference``: their enrolment photo's embedding)."""

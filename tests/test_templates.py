@@ -78,12 +78,16 @@ def test_a_good_face_beats_a_fair_one_and_then_the_larger_face():
 
 
 class Encoder:
-    """Stands in for the face pipeline: a fixed crop, and the model's version."""
+    """Stands in for the face pipeline: a fixed crop, the embedding the test gives the
+    visit's best face (``face``), and the model's version."""
 
     embedder = SimpleNamespace(contract=SimpleNamespace(version="v1"))
 
+    def __init__(self):
+        self.face = unit(0, 0, 0, 1)
+
     def embed_face(self, image, face):
-        return np.zeros((8, 8, 3), np.uint8), unit(0, 0, 0, 1)
+        return np.zeros((8, 8, 3), np.uint8), self.face
 
 
 class Recogniser:
@@ -110,8 +114,10 @@ def enrol(app, name, embedding):
     )
 
 
-def welcome(app, person, fused, distance, margin=0.09, good=True):
-    """A visit named ``person`` on ``fused`` evidence; returns what it punched and the template it taught (or None)."""
+def welcome(app, person, fused, distance, margin=0.09, good=True, best_face=None):
+    """A visit named ``person`` on ``fused`` evidence whose best face embeds as ``best_face`` (default: as
+    the evidence); returns what it punched and the template it taught (or None)."""
+    app.encoder.face = fused if best_face is None else best_face
     evidence = Evidence().add(Seen(face=True, tier=GOOD, embedding=fused), VisitSettings())
     event = Recognised(person, distance, evidence, margin)
     face = Detection(
@@ -135,6 +141,19 @@ def test_a_confident_welcome_becomes_a_template_and_joins_the_gallery(app):
     assert list(gallery.ids) == [alice, bob] and len(gallery.embeddings) == 3
     # Alice is now nearest through her template: a face like the visit's is at distance 0, not 0.05.
     assert gallery.distances(fused)[0] == pytest.approx(0, abs=1e-6)
+
+
+def test_the_template_is_the_best_faces_own_embedding_not_the_visits_average(app):
+    """The door judges averaged faces against single pictures; a template must be a single picture."""
+    alice = enrol(app, "Alice", unit(1, 0, 0, 0))
+    fused, best = at_distance(unit(1, 0, 0, 0), 0.02, 2), at_distance(unit(1, 0, 0, 0), 0.06, 3)
+    _, learnt = welcome(app, alice, fused, distance=0.02, best_face=best)
+    assert learnt is not None
+    _, rows = app.templates.embeddings(alice, "v1")
+    np.testing.assert_allclose(rows[0], best, atol=1e-6)
+    # and it is the best face that must match the enrolment photo on its own
+    _, drifted = welcome(app, alice, fused, distance=0.02, best_face=at_distance(unit(1, 0, 0, 0), 0.15, 3))
+    assert drifted is None
     owner, picture = app.template_picture(learnt)
     assert owner == alice and picture.shape == (256, 256, 3)
 
