@@ -95,7 +95,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "door_week.json"
 PROFILES: dict[str, dict[str, dict]] = {
     # The baseline: release 2026.11 as shipped, its k-of-n vote on good frames and nothing learnt.
     # When the defaults change again, pin here whatever the release still does differently.
-    "release": {"recognition": {"decide_by": "votes", "learn_from_visits": False}},
+    "release": {"recognition": {"decide_by": "votes", "learn_from_visits": False}},  # votes never use the fused table
     # This checkout's defaults (fused evidence, templates learnt at the door, each person's nearest picture): the next release.
     "candidate": {},
     # The same, matching each person's mean picture instead of the nearest (issue 22 asks which is better).

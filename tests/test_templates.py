@@ -159,11 +159,12 @@ def test_the_template_is_the_best_faces_own_embedding_not_the_visits_average(app
 
 
 @pytest.mark.parametrize(
-    ("distance", "margin", "good"),
-    [(0.09, 0.09, True), (0.05, 0.03, True), (0.05, 0.09, False)],
-    ids=["near the threshold", "a look-alike close behind", "no good face"],
+    ("distance", "margin", "good", "within"),
+    [(0.09, 0.09, True, 0.8), (0.05, 0.02, True, 1.0), (0.05, 0.09, False, 1.0)],
+    ids=["near the threshold (learn_within 0.8)", "a look-alike close behind", "no good face"],
 )
-def test_an_unsure_welcome_teaches_nothing(app, distance, margin, good):
+def test_an_unsure_welcome_teaches_nothing(app, distance, margin, good, within):
+    app.recognizer = Recogniser(learn_within=within)
     alice = enrol(app, "Alice", unit(1, 0, 0, 0))
     entry, learnt = welcome(app, alice, at_distance(unit(1, 0, 0, 0), distance, 2), distance, margin, good)
     assert entry is not None and learnt is None and app.templates_of(alice) == []

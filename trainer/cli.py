@@ -133,9 +133,10 @@ def cmd_import_minifasnet(args) -> int:
 
 
 def cmd_calibrate_fused(args) -> int:
-    from trainer.calibrate_fused import calibrate_fused
+    from trainer.calibrate_fused import FUSED_PHOTOS, calibrate_fused
 
-    summary = calibrate_fused(Path(args.model), Path(args.images), Path(args.people), photos=args.photos)
+    photos = args.photos or FUSED_PHOTOS
+    summary = calibrate_fused(Path(args.model), Path(args.images), Path(args.people), photos=photos)
     table = ", ".join(f"{far:g}: {t:.4f}" for far, t in sorted(summary["fused_far_thresholds"].items()))
     print(
         f"{summary['sidecar']}: fused_far_thresholds {table} (mean of {summary['photos_fused']} photos, "
@@ -329,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="the .tflite model whose sidecar gets the table")
     p.add_argument("--images", required=True, help="LFW-layout folder of Person/Person_NNNN.jpg photos")
     p.add_argument("--people", required=True, help="people file of calibration people only (e.g. peopleDevTrain.txt)")
-    p.add_argument("--photos", type=int, default=3, help="photos averaged per probe (default: %(default)s)")
+    p.add_argument("--photos", type=int, help="photos averaged per probe (default: trainer.calibrate_fused.FUSED_PHOTOS, 2)")
     p.set_defaults(func=cmd_calibrate_fused)
 
     p = sub.add_parser("export", help="TFLite fp32/fp16/int8 + sidecar with a calibrated threshold")
