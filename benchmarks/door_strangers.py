@@ -71,7 +71,7 @@ def welcomed(recognizer: Recognizer, gallery: Gallery, frames: list[Seen]) -> bo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lfw", type=Path, default=LFW)
-    parser.add_argument("--rates", type=float, nargs="+", default=[0.01, RecognitionSettings().stranger_accept_rate])
+    parser.add_argument("--rates", type=float, nargs="+", default=sorted({0.01, RecognitionSettings().stranger_accept_rate}))
     parser.add_argument("--limit", type=int, help="only this many strangers (a quick look)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
