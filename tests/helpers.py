@@ -72,6 +72,42 @@ def services(db_path, status=None, encoder=None, **kw):
     return Services(status or Status(), application(Store(db_path), encoder), **kw)
 
 
+class FakeClock:
+    """Camera time that a :class:`FrameFeed` moves on a frame at a time (``fps``), and
+    the wall-clock time it stands for, from 08:59 UTC on a Monday."""
+
+    def __init__(self, fps: float = 15.0):
+        self.fps, self.seconds = fps, 0.0
+        self.start = dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.UTC)
+
+    def tick(self) -> None:
+        self.seconds += 1 / self.fps
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def wall(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.seconds)
+
+
+class FrameFeed:
+    """Frames the loop reads like a camera's, each moving ``clock`` on by one frame."""
+
+    name = "replay:test"
+
+    def __init__(self, frames, clock: FakeClock):
+        self.frames, self.clock = list(frames), clock
+
+    def read(self):
+        if not self.frames:
+            return None
+        self.clock.tick()
+        return self.frames.pop(0)
+
+    def close(self):
+        pass
+
+
 def make_loop(
     store,
     encoder,

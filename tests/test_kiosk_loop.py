@@ -2,8 +2,6 @@
 LFW photos: people walk up from afar, turn their heads, blur, and face the
 camera; enrolment photos are never the photos they walk up with."""
 
-import datetime as dt
-
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +12,8 @@ from kiosk.config import BUNDLED_MODEL, AttendanceSettings, DisplaySettings, Rec
 from kiosk.enrollment import make_reference
 from kiosk.status import Status
 from kiosk.store import Store
+from tests.helpers import FakeClock as Clock
+from tests.helpers import FrameFeed as Replay
 from tests.helpers import lfw_image, make_loop
 from tests.walkup import EMPTY, on_canvas, walk_up
 
@@ -22,39 +22,6 @@ FPS = 15.0
 COLIN = ("Colin_Powell", 1, 71)
 TONY = ("Tony_Blair", 2, 54)
 HUGO = ("Hugo_Chavez", 1, 48)  # never enrolled
-
-
-class Replay:
-    """Frames at 15 fps on a fake clock; the loop reads them like a camera."""
-
-    name = "replay:test"
-
-    def __init__(self, frames, clock):
-        self.frames, self.clock = list(frames), clock
-
-    def read(self):
-        if not self.frames:
-            return None
-        self.clock.tick()
-        return self.frames.pop(0)
-
-    def close(self):
-        pass
-
-
-class Clock:
-    def __init__(self):
-        self.seconds = 0.0
-        self.start = dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.UTC)
-
-    def tick(self):
-        self.seconds += 1 / FPS
-
-    def monotonic(self):
-        return self.seconds
-
-    def wall(self):
-        return self.start + dt.timedelta(seconds=self.seconds)
 
 
 class Recording(Status):

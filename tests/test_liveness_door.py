@@ -4,8 +4,6 @@ photo or screen without a punch and with a neutral screen, the challenge on the
 screen, and, with the real models, a printed photo and a phone refused where
 the same person's head is welcomed."""
 
-import datetime as dt
-
 import cv2
 import numpy as np
 import pytest
@@ -34,7 +32,7 @@ from kiosk.liveness import (
 from kiosk.loop_observer import SPOOF as SPOOF_DECISION
 from kiosk.status import Status
 from kiosk.store import Store
-from tests.helpers import lfw_image, make_loop
+from tests.helpers import FakeClock, FrameFeed, lfw_image, make_loop
 from tests.walkup import EMPTY, walk_up
 
 DOOR = DoorSettings(mode="passive", spoof_threshold=0.5, wait_seconds=0.5, challenge_seconds=5.0, turn=0.2)
@@ -95,35 +93,6 @@ def test_challenge_verdict_waits_then_times_out_and_refuses_a_flat_picture_at_on
 
 
 # ---- the loop holds a welcome for the check (scripted check, real recogniser) ------------------------
-
-FPS = 15.0
-
-
-class Clock:
-    def __init__(self):
-        self.seconds = 0.0
-
-    def tick(self):
-        self.seconds += 1 / FPS
-
-    def wall(self):
-        return dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.UTC) + dt.timedelta(seconds=self.seconds)
-
-
-class Replay:
-    name = "replay:test"
-
-    def __init__(self, frames, clock):
-        self.frames, self.clock = list(frames), clock
-
-    def read(self):
-        if not self.frames:
-            return None
-        self.clock.tick()
-        return self.frames.pop(0)
-
-    def close(self):
-        pass
 
 
 class ScriptedCheck:
@@ -197,17 +166,17 @@ def door_with(check, encoder, tmp_path, frames):
         embedding=ref.embedding,
         model_version=encoder.embedder.contract.version,
     )
-    clock, status, decisions = Clock(), Recording(), Decisions()
+    clock, status, decisions = FakeClock(), Recording(), Decisions()
     loop = make_loop(
         store,
         encoder,
-        open_camera=lambda: Replay(frames, clock),
+        open_camera=lambda: FrameFeed(frames, clock),
         recognition=RecognitionSettings(learn_from_visits=False),
         rules=AttendanceSettings(timezone="UTC", punch_photo_days=0),
         display=DisplaySettings(welcome_seconds=2.0, preview=False),
         status=status,
         clock=clock.wall,
-        monotonic=lambda: clock.seconds,
+        monotonic=clock.monotonic,
         observer=decisions,
     )
     loop.decision.liveness = check

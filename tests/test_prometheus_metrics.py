@@ -9,12 +9,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kiosk.composition import build_encoder, build_loop
-from kiosk.config import BUNDLED_MODEL, Config, DisplaySettings, KioskSettings, MetricsSettings, WebSettings
+from kiosk.config import BUNDLED_MODEL, Config, DisplaySettings, KioskSettings, LivenessSettings, MetricsSettings, WebSettings
 from kiosk.loop_observer import ALREADY, CANNOT_RECORD, NOT_RECOGNISED, SPOOF, WELCOME
 from kiosk.metrics import MAX_STAGES, KioskMetrics
 from kiosk.status import RecordingProblem, Status
 from kiosk.web import create_app, passwords
-from tests.helpers import PASSWORD, enroll, lfw_image, login, photo_bytes, services
+from tests.helpers import PASSWORD, FakeClock, FrameFeed, enroll, lfw_image, login, photo_bytes, services
 from tests.walkup import walk_up
 
 Usage = namedtuple("Usage", "total used free")
@@ -192,24 +192,6 @@ def test_a_scrape_writes_nothing_to_the_log(tmp_path, caplog):
 # ---- end to end: a visit at the door, then a scrape ----------------------------------------------
 
 
-class Replay:
-    """Frames at 15 fps on a fake clock; the loop reads them like a camera."""
-
-    name = "replay:test"
-
-    def __init__(self, frames, clock):
-        self.frames, self.clock = list(frames), clock
-
-    def read(self):
-        if not self.frames:
-            return None
-        self.clock[0] += 1 / 15
-        return self.frames.pop(0)
-
-    def close(self):
-        pass
-
-
 @pytest.mark.lfw
 def test_a_visit_at_the_door_is_counted_by_stage_and_names_no_one(lfw, tmp_path):
     import cv2
@@ -222,14 +204,16 @@ def test_a_visit_at_the_door_is_counted_by_stage_and_names_no_one(lfw, tmp_path)
     assert enroll(admin, "Alice Example", photo_bytes("Colin_Powell", 1)).status_code == 302
     services = app.config["SERVICES"]
     frames = walk_up(cv2.imread(str(lfw_image("Colin_Powell", 2))), cv2.imread(str(lfw_image("Colin_Powell", 71))))
-    clock = [0.0]
-    config = Config(kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(preview=False))
+    clock = FakeClock()
+    config = Config(  # the walk-up is a flat photo: liveness off
+        kiosk=KioskSettings(data_dir=tmp_path), display=DisplaySettings(preview=False), liveness=LivenessSettings(mode="off")
+    )
     loop = build_loop(
         config,
         services.app,
         services.status,
-        lambda: Replay(frames, clock),
-        monotonic=lambda: clock[0],
+        lambda: FrameFeed(frames, clock),
+        monotonic=clock.monotonic,
         observer=metrics,
     )
     loop.run()
