@@ -19,7 +19,7 @@ import time
 import pytest
 
 from kiosk.composition import _start
-from kiosk.config import CameraSettings, Config, ConfigError, KioskSettings, WebSettings, config_from_dict
+from kiosk.config import CameraSettings, Config, ConfigError, DisplaySettings, KioskSettings, WebSettings, config_from_dict
 from kiosk.status import Screen, Status
 from kiosk.web import create_app
 from kiosk.web.serving import make_web_server
@@ -189,7 +189,9 @@ def test_4_the_kiosk_page_reconnects_by_itself_and_clears_a_stale_welcome(tmp_pa
     status = Status()
     status.show(Screen("welcome", "Welcome, Bob", "IN at 08:59"))
     web = WebSettings(port=free_port(), max_event_streams=1, reserved_streams=0)
-    app = create_app(Config(kiosk=KioskSettings(data_dir=tmp_path), web=web), services(tmp_path / "kiosk.db", status))
+    # No camera picture: it is a stream too, and would race the events for the only slot once it comes free.
+    config = Config(kiosk=KioskSettings(data_dir=tmp_path), web=web, display=DisplaySettings(preview=False))
+    app = create_app(config, services(tmp_path / "kiosk.db", status))
     server = make_web_server(app, web)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     taken = app.extensions["stream_slots"].acquire("192.0.2.1")  # someone elsewhere holds the only stream: 503
