@@ -72,6 +72,23 @@ def services(db_path, status=None, encoder=None, **kw):
     return Services(status or Status(), application(Store(db_path), encoder), **kw)
 
 
+def enrol_lfw(store, encoder, person: str, number: int = 1, name: str | None = None) -> int:
+    """``person``'s LFW photo ``number`` enrolled straight into ``store`` (as ``name``, or their name with spaces)."""
+    import cv2
+
+    from kiosk.enrollment import make_reference
+
+    ref = make_reference(encoder, cv2.imread(str(lfw_image(person, number))))
+    return store.add_employee(
+        name or person.replace("_", " "),
+        image=ref.image,
+        face=ref.face,
+        crop=ref.crop,
+        embedding=ref.embedding,
+        model_version=encoder.embedder.contract.version,
+    )
+
+
 class FakeClock:
     """Camera time that a :class:`FrameFeed` moves on a frame at a time (``fps``), and
     the wall-clock time it stands for, from 08:59 UTC on a Monday."""

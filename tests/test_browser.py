@@ -28,7 +28,7 @@ from kiosk.enrollment import make_reference
 from kiosk.status import CameraState, Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
-from tests.helpers import PASSWORD, chrome, lfw_image, make_loop, punch, serve, services, shot, wait_for_text
+from tests.helpers import PASSWORD, chrome, enrol_lfw, lfw_image, make_loop, punch, serve, services, shot, wait_for_text
 from tests.walkup import EMPTY, on_canvas
 
 
@@ -165,15 +165,7 @@ def test_a_photo_held_up_is_refused_on_the_screen_and_shown_to_the_admin(lfw, tm
     from kiosk.config import LivenessSettings
 
     store = Store(tmp_path / "kiosk.db")
-    ref = make_reference(encoder, cv2.imread(str(lfw_image("Colin_Powell", 1))))
-    store.add_employee(
-        "Colin Powell",
-        image=ref.image,
-        face=ref.face,
-        crop=ref.crop,
-        embedding=ref.embedding,
-        model_version=encoder.embedder.contract.version,
-    )
+    enrol_lfw(store, encoder, "Colin_Powell", 1)
     passwords.set_password(tmp_path, PASSWORD)
     feed = Feed(EMPTY.copy())
     status = Status(model_version=encoder.embedder.contract.version, camera=CameraState("ok (test camera)"))

@@ -9,12 +9,11 @@ import pytest
 from kiosk.cameras import CameraError
 from kiosk.composition import build_encoder
 from kiosk.config import BUNDLED_MODEL, AttendanceSettings, DisplaySettings, RecognitionSettings
-from kiosk.enrollment import make_reference
 from kiosk.status import Status
 from kiosk.store import Store
 from tests.helpers import FakeClock as Clock
 from tests.helpers import FrameFeed as Replay
-from tests.helpers import lfw_image, make_loop
+from tests.helpers import enrol_lfw, lfw_image, make_loop
 from tests.walkup import EMPTY, on_canvas, walk_up
 
 FPS = 15.0
@@ -50,15 +49,7 @@ def photo(person, number):
 
 
 def enrol(store, encoder, person, number):
-    ref = make_reference(encoder, photo(person, number))
-    return store.add_employee(
-        person.replace("_", " "),
-        image=ref.image,
-        face=ref.face,
-        crop=ref.crop,
-        embedding=ref.embedding,
-        model_version=encoder.embedder.contract.version,
-    )
+    return enrol_lfw(store, encoder, person, number)
 
 
 def started_at(status) -> float:

@@ -32,7 +32,7 @@ from kiosk.liveness import (
 from kiosk.loop_observer import SPOOF as SPOOF_DECISION
 from kiosk.status import Status
 from kiosk.store import Store
-from tests.helpers import FakeClock, FrameFeed, lfw_image, make_loop
+from tests.helpers import FakeClock, FrameFeed, enrol_lfw, lfw_image, make_loop
 from tests.walkup import EMPTY, walk_up
 
 DOOR = DoorSettings(mode="passive", spoof_threshold=0.5, wait_seconds=0.5, challenge_seconds=5.0, turn=0.2)
@@ -154,18 +154,8 @@ def encoder():
 
 def door_with(check, encoder, tmp_path, frames):
     """Colin Powell enrolled; a loop whose liveness check is ``check``; his walk-up on ``frames``."""
-    from kiosk.enrollment import make_reference
-
     store = Store(tmp_path / "k.db")
-    ref = make_reference(encoder, photo("Colin_Powell", 1))
-    store.add_employee(
-        "Colin Powell",
-        image=ref.image,
-        face=ref.face,
-        crop=ref.crop,
-        embedding=ref.embedding,
-        model_version=encoder.embedder.contract.version,
-    )
+    enrol_lfw(store, encoder, "Colin_Powell", 1)
     clock, status, decisions = FakeClock(), Recording(), Decisions()
     loop = make_loop(
         store,
