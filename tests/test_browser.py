@@ -24,7 +24,6 @@ from kiosk.config import (
     RecognitionSettings,
     WebSettings,
 )
-from kiosk.enrollment import make_reference
 from kiosk.status import CameraState, Status
 from kiosk.store import Store
 from kiosk.web import create_app, passwords
@@ -78,15 +77,7 @@ def test_the_kiosk_screen_at_the_door(lfw, tmp_path, browser, encoder):
     from selenium.webdriver.common.by import By
 
     store = Store(tmp_path / "kiosk.db")
-    ref = make_reference(encoder, cv2.imread(str(lfw_image("Colin_Powell", 1))))
-    store.add_employee(
-        "鮑威爾 Colin Powell",
-        image=ref.image,
-        face=ref.face,
-        crop=ref.crop,
-        embedding=ref.embedding,
-        model_version=encoder.embedder.contract.version,
-    )
+    enrol_lfw(store, encoder, "Colin_Powell", 1, name="鮑威爾 Colin Powell")
     empty = EMPTY.copy()
     feed = Feed(empty)
     status = Status(model_version=encoder.embedder.contract.version)
