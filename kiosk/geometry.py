@@ -8,15 +8,19 @@ import numpy as np
 
 def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rotation-and-uniform-scale matrix (2x2) and translation mapping
-    ``src`` points onto ``dst``, computed in the points' own precision."""
+    ``src`` points onto ``dst``, computed in the points' own precision.
+
+    In two dimensions Umeyama's least-squares answer has a closed form: with
+    both sets centred, the matrix is ``[[a, -b], [b, a]]`` where ``a`` and
+    ``b`` are the sums of ``src . dst`` and ``src x dst`` over the variance
+    of ``src`` (the same rotation and scale as the SVD route, without the SVD:
+    the landmark cascade fits one per level of every face)."""
     src_mean, dst_mean = src.mean(0), dst.mean(0)
     src_c, dst_c = src - src_mean, dst - dst_mean
-    u, s, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[1] = -1
-    var_src = (src_c**2).sum() / len(src)
+    var_src = float((src_c * src_c).sum())
     if var_src == 0:
         raise ValueError("source points are all identical")
-    linear = (s * d).sum() / var_src * (u @ np.diag(d) @ vt)
+    a = float((src_c * dst_c).sum()) / var_src
+    b = float((src_c[:, 0] * dst_c[:, 1] - src_c[:, 1] * dst_c[:, 0]).sum()) / var_src
+    linear = np.array([[a, -b], [b, a]])
     return linear, dst_mean - linear @ src_mean

@@ -27,6 +27,26 @@ def test_least_squares_with_noisy_points_lands_near_the_template(rng):
     assert np.abs(apply(estimate_similarity(src, dst), src) - dst).max() < 1.5
 
 
+def umeyama(src, dst):
+    """Umeyama's SVD route, written out as the paper gives it: the reference for the closed form."""
+    src_c, dst_c = src - src.mean(0), dst - dst.mean(0)
+    u, s, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
+    d = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt))])
+    linear = (s * d).sum() / ((src_c**2).sum() / len(src)) * (u @ np.diag(d) @ vt)
+    return np.hstack([linear, (dst.mean(0) - linear @ src.mean(0))[:, None]])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_closed_form_is_umeyamas_least_squares_fit(seed):
+    rng = np.random.default_rng(seed)
+    src = rng.normal(0, 30, (5, 2))
+    # Noisy, and every other case mirrored: the best similarity is then far from exact.
+    dst = apply(similarity(rng.uniform(0.2, 3), rng.uniform(-180, 180), *rng.normal(0, 50, 2)), src) + rng.normal(0, 5, (5, 2))
+    if seed % 2:
+        dst[:, 0] = -dst[:, 0]
+    np.testing.assert_allclose(estimate_similarity(src, dst), umeyama(src, dst), atol=1e-9)
+
+
 def test_mirrored_points_are_not_fitted_with_a_reflection():
     src = TEMPLATE_112.copy()
     dst = src.copy()
