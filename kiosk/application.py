@@ -223,6 +223,8 @@ class Application:
         reference = _reference_of(gallery, person)
         if not templates.anchored(embedding, reference, threshold):
             return None
+        if lookalikes(gallery, embedding, threshold, exclude=person):  # as a photo added on the admin page
+            return None
         return self._add_template(person, DOOR, image, face, crop, embedding, entry.id, reference)
 
     def _add_template(self, person, source, image, face, crop, embedding, entry_id, reference: np.ndarray) -> int:

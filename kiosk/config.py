@@ -125,7 +125,7 @@ class RecognitionSettings(Settings):
     learn_from_visits: bool = True  # a confident welcome's face becomes a template of that person
     max_templates: int = Field(5, ge=0, le=20)  # per person, besides the enrolment photo; the most varied are kept
     learn_within: float = Field(1.0, gt=0, le=1)  # ... when the visit was this fraction of the threshold away or nearer
-    learn_margin: float = Field(0.3, ge=0, le=2)  # ... and the runner-up this fraction of the threshold further away
+    learn_margin: float = Field(0.1, ge=0, le=2)  # ... the runner-up this fraction of the threshold further away, and beyond it
     match_templates: Literal["nearest", "mean"] = "nearest"  # a person's distance: to their nearest picture, or their mean
 
     @model_validator(mode="after")

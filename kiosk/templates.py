@@ -2,9 +2,10 @@
 distances and embeddings, tested on hand-made inputs.
 
 A welcome teaches the kiosk a new picture of a person only when it was
-confident (well inside the threshold, clear of the runner-up, with a good
+confident (inside the threshold, with nobody else within it, and a good
 face among the evidence), and only when the new picture also matches the
-person's enrolment photo, so templates can never drift away from them. Each
+person's enrolment photo and nobody else's picture, so templates can never
+drift away from them or towards a colleague. Each
 person keeps at most a few templates: the most varied, because a template
 like one already kept adds nothing."""
 
@@ -20,8 +21,9 @@ from kiosk.matching import cosine_distance
 
 def confident(distance: float, margin: float, threshold: float, within: float, clear_by: float) -> bool:
     """A welcome sure enough to learn from: ``distance`` at most ``within`` of
-    the threshold, and the runner-up at least ``clear_by`` of it further away."""
-    return distance <= within * threshold and margin >= clear_by * threshold
+    the threshold, the runner-up at least ``clear_by`` of it further away, and
+    beyond the threshold itself, so that nobody else could have been named."""
+    return distance <= within * threshold and margin >= clear_by * threshold and distance + margin > threshold
 
 
 def anchored(candidate: np.ndarray, reference: np.ndarray, threshold: float) -> bool:

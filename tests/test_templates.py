@@ -42,6 +42,12 @@ def test_a_welcome_is_confident_only_well_inside_the_threshold_and_clear_of_the_
     assert not templates.confident(0.05, 0.04, THRESHOLD, within=0.8, clear_by=0.5)  # a look-alike was close behind
 
 
+def test_a_welcome_is_not_confident_while_anyone_else_is_within_the_threshold_too():
+    assert templates.confident(0.07, 0.04, THRESHOLD, within=1.0, clear_by=0.1)  # the runner-up at 0.11: named nobody else
+    assert not templates.confident(0.05, 0.04, THRESHOLD, within=1.0, clear_by=0.1)  # at 0.09 they could have been named
+    assert not templates.confident(0.06, 0.04, THRESHOLD, within=1.0, clear_by=0.1)  # at the threshold itself
+
+
 def test_a_template_must_match_the_enrolment_photo_on_its_own():
     reference = unit(1, 0, 0, 0)
     assert templates.anchored(at_distance(reference, 0.09, 1), reference, THRESHOLD)
@@ -168,6 +174,22 @@ def test_an_unsure_welcome_teaches_nothing(app, distance, margin, good, within):
     alice = enrol(app, "Alice", unit(1, 0, 0, 0))
     entry, learnt = welcome(app, alice, at_distance(unit(1, 0, 0, 0), distance, 2), distance, margin, good)
     assert entry is not None and learnt is None and app.templates_of(alice) == []
+
+
+def test_a_face_that_also_looks_like_a_colleague_is_not_kept(app):
+    """The visit named Alice clearly, but its best face on its own is as like Bob's photo as hers."""
+    alice = enrol(app, "Alice", unit(1, 0, 0, 0))
+    best = at_distance(unit(1, 0, 0, 0), 0.06, 2)
+    bob = enrol(app, "Bob", l2_normalize(best + 0.35 * unit(0, 0, 0, 1)))
+    bob_photo = app.gallery().embeddings[1]
+    assert 1 - float(bob_photo @ best) < THRESHOLD < 1 - float(bob_photo @ unit(1, 0, 0, 0))
+    entry, learnt = welcome(app, alice, unit(1, 0, 0, 0), distance=0.0, margin=0.5, best_face=best)
+    assert entry is not None and learnt is None and app.templates_of(alice) == []
+    # The same face without Bob enrolled is kept.
+    app.remove(bob)
+    app.clock = lambda: T0 + dt.timedelta(hours=1)
+    _, learnt = welcome(app, alice, unit(1, 0, 0, 0), distance=0.0, margin=0.5, best_face=best)
+    assert learnt is not None
 
 
 def test_a_template_that_drifted_from_the_enrolment_photo_is_not_kept(app):
