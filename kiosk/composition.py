@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.config import Config, ConfigError, QualitySettings
+from kiosk.config import Config, ConfigError, QualitySettings, RecognitionSettings
+from kiosk.visits import VisitSettings
 
 log = logging.getLogger("kiosk")
 
@@ -45,6 +46,19 @@ def build_encoder(
         lambda: landmarks.DlibLandmarks(landmarks.ShapePredictor.load(landmarks.default_model_path())),
     )
     return FaceEncoder(faces, aligner, embedder, quality or QualitySettings())
+
+
+def visit_rules(rec: RecognitionSettings) -> VisitSettings:
+    """The visit rules (kiosk.visits) the [recognition] settings ask for."""
+    return VisitSettings(
+        mode=rec.decide_by,
+        gap_seconds=rec.visit_gap_seconds,
+        evidence_frames=rec.evidence_frames,
+        decide_frames=rec.decide_frames,
+        fair_weight=rec.fair_frame_weight,
+        needed=rec.frames_needed,
+        window=rec.frames_window,
+    )
 
 
 def recognizer(config: Config):
@@ -130,20 +144,9 @@ def build_loop(
     from kiosk.preview import PreviewFeed
     from kiosk.screen_state import ScreenState
     from kiosk.visit_decision import VisitDecision
-    from kiosk.visits import VisitSettings
 
-    rec = config.recognition
     pump = CameraPump(open_camera, status, threading.Event(), monotonic=monotonic, retry_max_seconds=retry_max_seconds)
-    rules = VisitSettings(
-        mode=rec.decide_by,
-        gap_seconds=rec.visit_gap_seconds,
-        evidence_frames=rec.evidence_frames,
-        decide_frames=rec.decide_frames,
-        fair_weight=rec.fair_frame_weight,
-        needed=rec.frames_needed,
-        window=rec.frames_window,
-    )
-    decision = VisitDecision(app, rules, status, liveness_check(config))
+    decision = VisitDecision(app, visit_rules(config.recognition), status, liveness_check(config))
     screen = ScreenState(status, config.display, app.zone)
     preview = PreviewFeed(status.preview, config.display.preview_fps) if config.display.preview else None
     return KioskLoop(pump, decision, screen, status, preview, observer)
