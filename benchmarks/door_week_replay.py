@@ -19,7 +19,7 @@ decision is written again here.
 
 What it leaves out: the camera loop's timing (a pipeline behind the camera
 skips frames; door_week drops none at 15 fps) and the screen. On door_week's
-own week (DevTest, seed 0) it gives door_week's figures walk-up for walk-up.
+own week (DevTest, seed 0) it gives door_week's counts day for day.
 
 ``--people devtrain`` plays a week of LFW DevTrain people instead: they are
 not the people the defaults were chosen on, but the sidecar's fused table and
