@@ -191,14 +191,14 @@ class Application:
         reference: the new one must match it, and must not look like anyone else."""
         name = self.store.get_employee(employee_id).name
         gallery = self.store.gallery(self.model_version)
-        threshold = self.thresholds(gallery).good
-        if employee_id not in gallery.ids or not templates.anchored(
-            ref.embedding, _reference_of(gallery, employee_id), threshold
-        ):
+        like_them, similar = False, []  # nobody is like a person without a reference for this model
+        if employee_id in gallery.ids:
+            reference = _reference_of(gallery, employee_id)
+            like_them, similar = _likeness(gallery, employee_id, reference, ref.embedding, self.thresholds(gallery).good)
+        if not like_them:
             raise NotThisPerson(f"this photo does not look enough like {name}'s enrolment photo; use a clear photo of {name}")
-        if similar := lookalikes(gallery, ref.embedding, threshold, exclude=employee_id):
+        if similar:
             raise NotThisPerson(f"this photo also looks like {similar[0].name}; use a clear photo of {name} alone")
-        reference = _reference_of(gallery, employee_id)
         return self._add_template(employee_id, PHOTO, ref.image, ref.face, ref.crop, ref.embedding, None, reference)
 
     def learn(self, person: int, event: Recognised, best: BestFace | None, entry: Entry | None) -> int | None:
@@ -221,9 +221,8 @@ class Application:
         image, face = reference_image(best.frame, best.face)
         crop, embedding = self.encoder.embed_face(image, face)
         reference = _reference_of(gallery, person)
-        if not templates.anchored(embedding, reference, threshold):
-            return None
-        if lookalikes(gallery, embedding, threshold, exclude=person):  # as a photo added on the admin page
+        like_them, similar = _likeness(gallery, person, reference, embedding, threshold)
+        if not like_them or similar:  # what a photo added on the admin page must pass too
             return None
         return self._add_template(person, DOOR, image, face, crop, embedding, entry.id, reference)
 
@@ -382,6 +381,12 @@ class Application:
 def _reference_of(gallery: Gallery, person: int) -> np.ndarray:
     """The person's enrolment-photo embedding in the gallery."""
     return gallery.references()[int(np.flatnonzero(gallery.ids == person)[0])]
+
+
+def _likeness(gallery: Gallery, person: int, reference: np.ndarray, embedding: np.ndarray, threshold: float):
+    """What a new picture of ``person`` must pass, learnt at the door or added on the admin page: whether it
+    matches their enrolment photo (``reference``) on its own, and whom else it looks like (none, to be kept)."""
+    return templates.anchored(embedding, reference, threshold), lookalikes(gallery, embedding, threshold, exclude=person)
 
 
 class NotThisPerson(ValueError):
