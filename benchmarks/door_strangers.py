@@ -29,7 +29,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.door_week import LFW, WalkUp, choose_staff, devtest, frames_of, photo, read_photo  # noqa: E402
+from benchmarks.door_week import LFW, WalkUp, choose_staff, devtest, photo, read_photo  # noqa: E402
+from benchmarks.door_week_replay import FPS, embed_walk_up  # noqa: E402
 from kiosk import visits  # noqa: E402
 from kiosk.composition import build_encoder  # noqa: E402
 from kiosk.config import BUNDLED_MODELS, QualitySettings, RecognitionSettings  # noqa: E402
@@ -39,18 +40,10 @@ from kiosk.recognition import Recognizer  # noqa: E402
 from kiosk.store_rows import Gallery  # noqa: E402
 from kiosk.visits import Seen, VisitSettings  # noqa: E402
 
-FPS = 15.0
-
 
 def embedded_walk_up(encoder, walkup: WalkUp) -> list[Seen]:
     """What the visit rules see of each frame (a repeated frame is embedded once)."""
-    seen, out = {}, []
-    for frame in frames_of(walkup, FPS):
-        if id(frame) not in seen:
-            quality, _, embedding = encoder.encode(frame)
-            seen[id(frame)] = Seen(face=quality.face is not None, tier=quality.tier if quality.ok else None, embedding=embedding)
-        out.append(seen[id(frame)])
-    return out
+    return [Seen(f.face, f.tier, f.embedding) for f in embed_walk_up(encoder, walkup, keep=False)]
 
 
 def welcomed(recognizer: Recognizer, gallery: Gallery, frames: list[Seen]) -> bool:

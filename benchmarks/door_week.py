@@ -155,10 +155,10 @@ class Result:
     why: str | None = None  # for staff who were not welcomed: what the frames say
 
 
-def devtest(lfw: Path) -> dict[str, int]:
-    """DevTest people and how many photos each has."""
+def devtest(lfw: Path, people_file: str = "peopleDevTest.txt") -> dict[str, int]:
+    """DevTest people (or another LFW people file's) and how many photos each has."""
     counts = {}
-    for line in (lfw / "peopleDevTest.txt").read_text().splitlines()[1:]:
+    for line in (lfw / people_file).read_text().splitlines()[1:]:
         parts = line.split()
         if len(parts) == 2:
             counts[parts[0]] = int(parts[1])

@@ -48,10 +48,12 @@ from benchmarks.door_week import (  # noqa: E402
     DAYS,
     LFW,
     MIN_PHOTOS,
+    OUTCOMES,
     STRANGERS,
     Clock,
     WalkUp,
     choose_staff,
+    devtest,
     frames_of,
     photo,
     plan_week,
@@ -89,22 +91,15 @@ class Frame:
     width: float
 
 
-def people(lfw: Path, which: str) -> dict[str, int]:
-    counts = {}
-    for line in (lfw / PEOPLE_FILES[which]).read_text().splitlines()[1:]:
-        parts = line.split()
-        if len(parts) == 2:
-            counts[parts[0]] = int(parts[1])
-    return counts
-
-
-def embed_walk_up(encoder, walkup: WalkUp) -> list[Frame]:
+def embed_walk_up(encoder, walkup: WalkUp, keep: bool = True) -> list[Frame]:
+    """Each frame of the walk-up as the encoder sees it (a repeated frame is embedded once); with ``keep``,
+    also the embedding of each usable face as a welcome would keep it."""
     done, out = {}, []
     for frame in frames_of(walkup, FPS):
         if id(frame) not in done:
             quality, _, embedding = encoder.encode(frame)
             kept = None
-            if quality.ok:
+            if quality.ok and keep:
                 image, face = reference_image(frame, quality.face)
                 kept = encoder.embed_face(image, face)[1]
             width = 0.0 if quality.face is None else float(quality.face.box[2] - quality.face.box[0])
@@ -174,11 +169,11 @@ def replay(week, staff, references, contract, profiles: dict[str, dict], folder:
                     tally["wrong"] += 1
                 else:
                     tally["right" if named else "not recognised" if unknown else "no answer"] += 1
-            staff_count = sum(tally[k] for k in ("right", "wrong", "not recognised", "no answer"))
+            staff_count = sum(tally[k] for k in OUTCOMES)
             days.append(
                 {
                     "right_percent": round(100 * tally["right"] / staff_count, 1),
-                    **{k: tally[k] for k in ("right", "wrong", "not recognised", "no answer", "strangers welcomed")},
+                    **{k: tally[k] for k in (*OUTCOMES, "strangers welcomed")},
                     "templates": sum(len(app.templates.of(i)) for i in ids.values()),
                 }
             )
@@ -206,7 +201,7 @@ def main() -> None:
     if not (args.lfw / PEOPLE_FILES[args.people]).is_file():
         raise SystemExit(f"{args.lfw}: no {PEOPLE_FILES[args.people]}; give --lfw the LFW folder")
     encoder = build_encoder(BUNDLED_MODELS["default"], threads=1, quality=QualitySettings())
-    counts = people(args.lfw, args.people)
+    counts = devtest(args.lfw, PEOPLE_FILES[args.people])
     staff, references = [], {}
     for person in choose_staff(counts, args.limit, args.seed):
         try:
